@@ -1,0 +1,17 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GatewayBridge;
+
+internal static class GatewayHandlerFactory
+{
+    // Needs nothing registered beyond what every host has; a bare IServiceProvider still works with no logging.
+    public static GatewayRequestHandler Create(IServiceProvider services, GatewayApp gatewayApp, Action<GatewayOptions> configure)
+    {
+        var options = new GatewayOptions();
+        configure(options);
+        var loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        return new GatewayRequestHandler(gatewayApp, options, loggerFactory);
+    }
+}

@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Http;
+
+namespace GatewayBridge;
+
+/// <summary>
+/// Terminal middleware for a gateway app. A request that routing matched to an endpoint goes on to that endpoint,
+/// so <c>app.MapGet</c> and friends win over the gateway app in a <c>WebApplication</c>.
+/// </summary>
+internal sealed class GatewayMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly GatewayRequestHandler _handler;
+
+    public GatewayMiddleware(RequestDelegate next, GatewayRequestHandler handler)
+    {
+        _next = next;
+        _handler = handler;
+    }
+
+    public Task Invoke(HttpContext context)
+    {
+        if (context.GetEndpoint()?.RequestDelegate is not null)
+        {
+            return _next(context);
+        }
+
+        var request = context.Request;
+        var scriptName = request.PathBase.Value ?? "";
+        if (scriptName.EndsWith('/'))
+        {
+            scriptName = scriptName.TrimEnd('/');
+        }
+
+        return _handler.HandleAsync(context, scriptName, request.Path.Value ?? "");
+    }
+}

@@ -1,0 +1,27 @@
+namespace GatewayBridge;
+
+/// <summary>
+/// Options for a gateway app mounted with <c>UseGatewayApp</c> or <c>MapGatewayApp</c>.
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary>
+    /// Keeps request headers whose names contain <c>_</c>. Such names collide with <c>-</c> in <c>HTTP_*</c> keys
+    /// and let a client spoof headers a proxy sets (<c>X_Forwarded_For</c> for <c>X-Forwarded-For</c>), so they are dropped.
+    /// The default value is <see langword="false"/>.
+    /// </summary>
+    public bool AllowUnderscoreHeaders { get; set; }
+
+    /// <summary>
+    /// How many bytes of a request body are buffered in memory before the rest spills to a temporary file.
+    /// The default value is 65536 (64 KiB).
+    /// </summary>
+    public int MemoryBufferThreshold { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// The largest request body the bridge buffers, in bytes, or <see langword="null"/> to leave the limit to
+    /// Kestrel's <c>MaxRequestBodySize</c> (30 MB unless the host changes it), which answers 413.
+    /// The default value is <see langword="null"/>.
+    /// </summary>
+    public long? BufferBodyLimit { get; set; }
+}

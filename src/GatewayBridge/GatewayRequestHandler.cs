@@ -1,0 +1,164 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Logging;
+
+namespace GatewayBridge;
+
+/// <summary>
+/// Runs one gateway app for a request: buffers the body, builds the environ, calls the app, pumps its body, and
+/// disposes what it returned. Shared by the middleware and the routed endpoint.
+/// </summary>
+internal sealed class GatewayRequestHandler
+{
+    private static readonly string TempDirectory =
+        Environment.GetEnvironmentVariable("ASPNETCORE_TEMP") is { Length: > 0 } temp ? temp : Path.GetTempPath();
+
+    private readonly GatewayApp _app;
+    private readonly GatewayOptions _options;
+    private readonly ILogger _logger;
+    private readonly Func<TextWriter> _errorsFactory;
+
+    public GatewayRequestHandler(GatewayApp app, GatewayOptions options, ILoggerFactory loggerFactory)
+    {
+        _app = app;
+        _options = options;
+        _logger = loggerFactory.CreateLogger("GatewayBridge.GatewayMiddleware");
+        var errorsLogger = loggerFactory.CreateLogger(ErrorsTextWriter.Category);
+        _errorsFactory = () => new ErrorsTextWriter(errorsLogger);
+    }
+
+    public Task HandleAsync(HttpContext context, string scriptName, string pathInfo)
+    {
+        if (HasBody(context))
+        {
+            return BufferBodyThenRunAsync(context, scriptName, pathInfo);
+        }
+
+        return RunAsync(context, Build(context, scriptName, pathInfo, Stream.Null));
+    }
+
+    private static bool HasBody(HttpContext context)
+    {
+        var length = context.Request.ContentLength;
+        if (length is not null)
+        {
+            return length > 0;
+        }
+
+        // Chunked uploads have no length; Kestrel knows whether the framing allows a body at all.
+        return context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
+    }
+
+    private GatewayEnvironment Build(HttpContext context, string scriptName, string pathInfo, Stream input) =>
+        EnvironBuilder.Build(context, scriptName, pathInfo, input, _options.AllowUnderscoreHeaders, _errorsFactory);
+
+    private async Task BufferBodyThenRunAsync(HttpContext context, string scriptName, string pathInfo)
+    {
+        var request = context.Request;
+        var original = request.Body;
+        var buffered = new FileBufferingReadStream(original, _options.MemoryBufferThreshold, _options.BufferBodyLimit, TempDirectory);
+        try
+        {
+            try
+            {
+                // Reading asynchronously up front is what lets the app Read synchronously: Kestrel forbids sync I/O.
+                await buffered.DrainAsync(context.RequestAborted);
+            }
+            catch (IOException) when (_options.BufferBodyLimit is long limit && buffered.Length > limit)
+            {
+                _logger.RequestBodyTooLarge(request.Path.Value ?? "", limit);
+                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                return;
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+
+            buffered.Position = 0;
+            request.Body = buffered;
+            await RunAsync(context, Build(context, scriptName, pathInfo, buffered));
+        }
+        finally
+        {
+            request.Body = original;
+            await buffered.DisposeAsync();
+        }
+    }
+
+    private async Task RunAsync(HttpContext context, GatewayEnvironment environ)
+    {
+        var state = new StartResponseState();
+        var writer = new ResponseBodyWriter(context, state, _logger);
+        IEnumerable<byte[]>? result = null;
+        IEnumerator<byte[]>? enumerator = null;
+        try
+        {
+            result = _app(environ, state.StartResponse) ??
+                throw new InvalidOperationException("The gateway app returned null instead of an iterable; return [] for an empty body.");
+
+            if (!state.PendingWrites.IsEmpty && result is not IList<byte[]>)
+            {
+                // Bytes written before returning a lazy body go out before the app is asked for more.
+                await writer.FlushPendingWritesAsync();
+            }
+
+            switch (result)
+            {
+                case FileWrapper file:
+                    await writer.SendStreamAsync(file);
+                    break;
+                case IList<byte[]> list:
+                    await writer.WriteAllAsync(list);
+                    break;
+                default:
+                    enumerator = result.GetEnumerator();
+                    await writer.PumpAsync(enumerator);
+                    break;
+            }
+
+            if (!writer.ClientGone)
+            {
+                await writer.CompleteAsync();
+            }
+            else
+            {
+                _logger.ClientDisconnected(context.Request.Path.Value ?? "");
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            _logger.ClientDisconnected(context.Request.Path.Value ?? "");
+        }
+        catch (Exception ex)
+        {
+            // Rethrown on purpose: before the response starts, ASP.NET's exception handling makes the 500; after,
+            // Kestrel ends the response without a clean terminator so the client sees it broken.
+            _logger.GatewayAppFailed(context.Request.Method, context.Request.Path.Value ?? "", ex);
+            throw;
+        }
+        finally
+        {
+            Close(context, enumerator, result);
+            environ.ErrorsWriter?.Flush();
+        }
+    }
+
+    // PEP 3333's close(): exactly once for each object, and never allowed to hide the response's own outcome.
+    private void Close(HttpContext context, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
+    {
+        try
+        {
+            enumerator?.Dispose();
+            if (result is IDisposable disposable && !ReferenceEquals(result, enumerator))
+            {
+                disposable.Dispose();
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.GatewayAppCloseFailed(context.Request.Path.Value ?? "", ex);
+        }
+    }
+}

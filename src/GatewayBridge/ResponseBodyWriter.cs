@@ -1,0 +1,253 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Logging;
+
+namespace GatewayBridge;
+
+/// <summary>
+/// Pumps what a gateway app returns to Kestrel: applies the <c>start_response</c> state to the response when the
+/// headers become due, writes chunks through the response <see cref="PipeWriter"/> with asynchronous flushes, and
+/// keeps the body within a declared Content-Length.
+/// </summary>
+internal sealed class ResponseBodyWriter
+{
+    private readonly HttpContext _context;
+    private readonly StartResponseState _state;
+    private readonly ILogger _logger;
+    private readonly CancellationToken _aborted;
+    private bool _started;
+    private bool _bodyAllowed;
+    private long _written;
+    private long? _limit;
+    private bool _overflowLogged;
+
+    public ResponseBodyWriter(HttpContext context, StartResponseState state, ILogger logger)
+    {
+        _context = context;
+        _state = state;
+        _logger = logger;
+        _aborted = context.RequestAborted;
+    }
+
+    /// <summary>Whether the client went away; the pump stops asking the app for more.</summary>
+    public bool ClientGone => _aborted.IsCancellationRequested;
+
+    /// <summary>Sends a materialized body (a list or array): everything is known, so one flush is enough.</summary>
+    public async Task WriteAllAsync(IList<byte[]> chunks)
+    {
+        long total = _state.PendingWrites.Length;
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            total += (chunks[i] ?? throw NullChunk()).Length;
+        }
+
+        if (!_started)
+        {
+            await StartAsync(total);
+        }
+
+        Write(_state.PendingWrites.Span);
+        _state.ClearPendingWrites();
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            Write(chunks[i]);
+        }
+
+        // No flush: Kestrel flushes once when the response completes, with the chunked terminator if there is one.
+    }
+
+    /// <summary>Enumerates a lazy body (an iterator), flushing each chunk before asking the app for the next.</summary>
+    public async Task PumpAsync(IEnumerator<byte[]> enumerator)
+    {
+        while (!ClientGone)
+        {
+            var more = enumerator.MoveNext();
+            if (!_state.PendingWrites.IsEmpty)
+            {
+                await FlushPendingWritesAsync();
+            }
+
+            if (!more)
+            {
+                return;
+            }
+
+            var chunk = enumerator.Current ?? throw NullChunk();
+            if (chunk.Length == 0)
+            {
+                continue;
+            }
+
+            if (!_started)
+            {
+                await StartAsync(autoLength: null);
+            }
+
+            Write(chunk);
+            await FlushAsync();
+        }
+    }
+
+    /// <summary>Sends a <c>wsgi.file_wrapper</c> body: Kestrel's send-file path for files, async copies otherwise.</summary>
+    public async Task SendStreamAsync(FileWrapper wrapper)
+    {
+        var stream = wrapper.Stream;
+        long? remaining = stream.CanSeek ? Math.Max(0, stream.Length - stream.Position) : null;
+        if (!_started)
+        {
+            await StartAsync(remaining);
+        }
+
+        if (!_bodyAllowed)
+        {
+            return;
+        }
+
+        if (stream is FileStream file && remaining is not null && File.Exists(file.Name))
+        {
+            var count = _limit is long limit ? Math.Min(remaining.Value, limit - _written) : remaining.Value;
+            await _context.Response.SendFileAsync(file.Name, file.Position, count, _aborted);
+            _written += count;
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(wrapper.BlockSize);
+        try
+        {
+            int read;
+            while (!ClientGone && (read = await stream.ReadAsync(buffer.AsMemory(0, wrapper.BlockSize), _aborted)) > 0)
+            {
+                Write(buffer.AsSpan(0, read));
+                await FlushAsync();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Ends the body: sends headers that were never due (an empty body), pushes out the last write, and closes the
+    /// connection when the app sent less than it declared, so the client cannot wait for bytes that never come.
+    /// </summary>
+    public async Task CompleteAsync()
+    {
+        if (!_state.PendingWrites.IsEmpty)
+        {
+            await FlushPendingWritesAsync();
+        }
+
+        if (!_started)
+        {
+            _state.MarkHeadersSent();
+            await StartAsync(autoLength: 0);
+        }
+
+        if (_bodyAllowed && _limit is long limit && _written < limit && !ClientGone)
+        {
+            _logger.ContentLengthShort(_written, limit, _context.Request.Path.Value ?? "");
+            await _context.Response.BodyWriter.FlushAsync(_aborted);
+            _context.Abort();
+        }
+    }
+
+    /// <summary>Sends what the app passed to the write callable, before the app is asked for anything more.</summary>
+    public async Task FlushPendingWritesAsync()
+    {
+        if (!_started)
+        {
+            await StartAsync(autoLength: null);
+        }
+
+        Write(_state.PendingWrites.Span);
+        _state.ClearPendingWrites();
+        await FlushAsync();
+    }
+
+    private Task StartAsync(long? autoLength)
+    {
+        _state.MarkHeadersSent();
+        _started = true;
+
+        var response = _context.Response;
+        var status = _state.StatusCode;
+        response.StatusCode = status;
+        if (!string.Equals(_state.Reason, ReasonPhrases.GetReasonPhrase(status), StringComparison.Ordinal))
+        {
+            _context.Features.GetRequiredFeature<IHttpResponseFeature>().ReasonPhrase = _state.Reason;
+        }
+
+        var headers = response.Headers;
+        foreach (var (name, value) in _state.Headers)
+        {
+            if (!string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Append(name, value);
+            }
+        }
+
+        var isHead = HttpMethods.IsHead(_context.Request.Method);
+        var statusHasBody = status is not (204 or 304);
+        _bodyAllowed = statusHasBody && !isHead;
+        if (_state.ContentLength is long declared)
+        {
+            response.ContentLength = declared;
+            _limit = declared;
+        }
+        else if (autoLength is long length && statusHasBody)
+        {
+            response.ContentLength = length;
+            _limit = length;
+        }
+
+        return response.StartAsync(_aborted);
+    }
+
+    private void Write(ReadOnlySpan<byte> chunk)
+    {
+        if (!_bodyAllowed || chunk.IsEmpty)
+        {
+            return;
+        }
+
+        if (_limit is long limit && _written + chunk.Length > limit)
+        {
+            if (!_overflowLogged)
+            {
+                _overflowLogged = true;
+                _logger.ContentLengthExceeded(limit, _context.Request.Path.Value ?? "");
+            }
+
+            chunk = chunk[..(int)(limit - _written)];
+            if (chunk.IsEmpty)
+            {
+                return;
+            }
+        }
+
+        _context.Response.BodyWriter.Write(chunk);
+        _written += chunk.Length;
+    }
+
+    private async Task FlushAsync()
+    {
+        if (!_bodyAllowed)
+        {
+            return;
+        }
+
+        var result = await _context.Response.BodyWriter.FlushAsync(_aborted);
+        if (result.IsCanceled || result.IsCompleted)
+        {
+            // The reader side is gone: the client disconnected. Writes would be silently dropped from here on.
+            _context.Abort();
+        }
+    }
+
+    private static InvalidOperationException NullChunk() =>
+        new("The gateway app's iterable yielded null; yield an empty array for no data (PEP 3333 body chunks are bytes).");
+}

@@ -1,0 +1,223 @@
+using System.Net;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace GatewayBridge.Tests;
+
+public class EnvironBuilderTests
+{
+    private static GatewayEnvironment Build(DefaultHttpContext context, bool allowUnderscores = false, string scriptName = "", string? pathInfo = null) =>
+        EnvironBuilder.Build(context, scriptName, pathInfo ?? context.Request.Path.Value ?? "", Stream.Null, allowUnderscores, null);
+
+    private static DefaultHttpContext Context(Action<HttpRequest>? configure = null)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.Scheme = "http";
+        context.Request.Protocol = "HTTP/1.1";
+        context.Request.Path = "/hello";
+        configure?.Invoke(context.Request);
+        return context;
+    }
+
+    [Theory]
+    [InlineData("Accept", "HTTP_ACCEPT")]
+    [InlineData("user-agent", "HTTP_USER_AGENT")]
+    [InlineData("X-Forwarded-For", "HTTP_X_FORWARDED_FOR")]
+    [InlineData("X-Custom-Header-2", "HTTP_X_CUSTOM_HEADER_2")]
+    public void HeaderKey_MapsNameToUpperCaseWithUnderscores(string header, string key)
+    {
+        Assert.Equal(key, HeaderKeys.For(header));
+        Assert.Equal(key, HeaderKeys.Compute(header));
+    }
+
+    [Fact]
+    public void Build_HasEveryKeyOfTheContractWithItsType()
+    {
+        var context = Context(r =>
+        {
+            r.QueryString = new QueryString("?a=1");
+            r.Host = new HostString("example.com:8080");
+        });
+        context.Connection.RemoteIpAddress = IPAddress.Parse("10.1.2.3");
+        context.Connection.RemotePort = 50123;
+
+        var environ = Build(context);
+
+        Assert.Equal("GET", environ[Environ.RequestMethod]);
+        Assert.Equal("", environ[Environ.ScriptName]);
+        Assert.Equal("/hello", environ[Environ.PathInfo]);
+        Assert.Equal("a=1", environ[Environ.QueryString]);
+        Assert.Equal("example.com", environ[Environ.ServerName]);
+        Assert.Equal("8080", environ[Environ.ServerPort]);
+        Assert.Equal("HTTP/1.1", environ[Environ.ServerProtocol]);
+        Assert.Equal("10.1.2.3", environ[Environ.RemoteAddr]);
+        Assert.Equal("50123", environ[Environ.RemotePort]);
+        Assert.Equal("/hello?a=1", environ[Environ.RequestUri]);
+        Assert.Equal((1, 0), Assert.IsType<ValueTuple<int, int>>(environ[Environ.Version]));
+        Assert.Equal("http", environ[Environ.UrlScheme]);
+        Assert.IsAssignableFrom<Stream>(environ[Environ.Input]);
+        Assert.IsAssignableFrom<TextWriter>(environ[Environ.Errors]);
+        Assert.Equal(true, environ[Environ.Multithread]);
+        Assert.Equal(false, environ[Environ.Multiprocess]);
+        Assert.Equal(false, environ[Environ.RunOnce]);
+        Assert.IsType<Func<Stream, int, IEnumerable<byte[]>>>(environ[Environ.FileWrapper]);
+        Assert.Equal(true, environ[Environ.InputTerminated]);
+        Assert.Same(context, environ[Environ.HttpContext]);
+        Assert.IsType<CancellationToken>(environ[Environ.RequestAborted]);
+        Assert.Equal("example.com:8080", environ["HTTP_HOST"]);
+
+        Assert.False(environ.ContainsKey(Environ.ContentType));
+        Assert.False(environ.ContainsKey(Environ.ContentLength));
+        Assert.False(environ.ContainsKey(Environ.RemoteUser));
+        Assert.False(environ.ContainsKey(Environ.Https));
+    }
+
+    [Theory]
+    [InlineData("", "")]
+    [InlineData("?", "")]
+    [InlineData("?a=1&b=%20x", "a=1&b=%20x")]
+    [InlineData("?q=a+b&q=c", "q=a+b&q=c")]
+    [InlineData("?a=1#frag", "a=1")]
+    public void QueryString_IsRawWithoutMarkOrFragment(string query, string expected)
+    {
+        var environ = Build(Context(r => r.QueryString = new QueryString(query)));
+        Assert.Equal(expected, environ[Environ.QueryString]);
+    }
+
+    [Theory]
+    [InlineData("http", "example.com", "example.com", "80")]
+    [InlineData("https", "example.com", "example.com", "443")]
+    [InlineData("http", "example.com:8080", "example.com", "8080")]
+    [InlineData("http", "[::1]:5000", "[::1]", "5000")]
+    [InlineData("http", "", "127.0.0.5", "6000")]
+    public void ServerNameAndPort_ComeFromHostElseLocalEndpoint(string scheme, string host, string name, string port)
+    {
+        var context = Context(r =>
+        {
+            r.Scheme = scheme;
+            if (host.Length > 0)
+            {
+                r.Host = new HostString(host);
+            }
+        });
+        context.Connection.LocalIpAddress = IPAddress.Parse("127.0.0.5");
+        context.Connection.LocalPort = 6000;
+
+        var environ = Build(context);
+
+        Assert.Equal(name, environ[Environ.ServerName]);
+        Assert.Equal(port, environ[Environ.ServerPort]);
+    }
+
+    [Fact]
+    public void ContentHeaders_AppearOnlyAsCgiKeys()
+    {
+        var environ = Build(Context(r =>
+        {
+            r.Method = "POST";
+            r.ContentType = "application/json";
+            r.ContentLength = 12;
+        }));
+
+        Assert.Equal("application/json", environ[Environ.ContentType]);
+        Assert.Equal("12", environ[Environ.ContentLength]);
+        Assert.False(environ.ContainsKey("HTTP_CONTENT_TYPE"));
+        Assert.False(environ.ContainsKey("HTTP_CONTENT_LENGTH"));
+    }
+
+    [Theory]
+    [InlineData("Accept", new[] { "text/html", "application/json" }, "HTTP_ACCEPT", "text/html,application/json")]
+    [InlineData("Cookie", new[] { "a=1", "b=2" }, "HTTP_COOKIE", "a=1; b=2")]
+    [InlineData("X-One", new[] { "only" }, "HTTP_X_ONE", "only")]
+    public void RepeatedHeaders_AreJoined(string name, string[] values, string key, string expected)
+    {
+        var environ = Build(Context(r => r.Headers[name] = values));
+        Assert.Equal(expected, environ[key]);
+    }
+
+    [Fact]
+    public void UnderscoreHeaders_AreDroppedByDefault()
+    {
+        var environ = Build(Context(r =>
+        {
+            r.Headers["X_Forwarded_For"] = "6.6.6.6";
+            r.Headers["X-Real"] = "1";
+        }));
+
+        Assert.False(environ.ContainsKey("HTTP_X_FORWARDED_FOR"));
+        Assert.Equal("1", environ["HTTP_X_REAL"]);
+    }
+
+    [Fact]
+    public void UnderscoreHeaders_AreKeptWhenAllowed_AndMergeWithTheirDashTwin()
+    {
+        var environ = Build(
+            Context(r =>
+            {
+                r.Headers["X-Token"] = "dash";
+                r.Headers["X_Token"] = "underscore";
+            }),
+            allowUnderscores: true);
+
+        Assert.Equal("dash,underscore", environ["HTTP_X_TOKEN"]);
+    }
+
+    [Fact]
+    public void RemoteUser_IsSetOnlyForAnAuthenticatedUser()
+    {
+        var anonymous = Context();
+        anonymous.User = new ClaimsPrincipal(new ClaimsIdentity());
+        Assert.False(Build(anonymous).ContainsKey(Environ.RemoteUser));
+
+        var signedIn = Context();
+        signedIn.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "alice")], "Test"));
+        Assert.Equal("alice", Build(signedIn)[Environ.RemoteUser]);
+    }
+
+    [Fact]
+    public void Https_IsOnOnlyOverTls()
+    {
+        Assert.Equal("on", Build(Context(r => r.Scheme = "https"))[Environ.Https]);
+        Assert.Equal("https", Build(Context(r => r.Scheme = "https"))[Environ.UrlScheme]);
+        Assert.False(Build(Context()).ContainsKey(Environ.Https));
+    }
+
+    [Fact]
+    public void RemoteAddr_ShowsIpv4MappedAddressesAsIpv4()
+    {
+        var context = Context();
+        context.Connection.RemoteIpAddress = IPAddress.Parse("::ffff:192.0.2.7");
+        Assert.Equal("192.0.2.7", Build(context)[Environ.RemoteAddr]);
+    }
+
+    [Fact]
+    public void RemoteAddr_IsAbsentWithoutAPeer()
+    {
+        var environ = Build(Context());
+        Assert.False(environ.ContainsKey(Environ.RemoteAddr));
+        Assert.False(environ.ContainsKey(Environ.RemotePort));
+    }
+
+    [Fact]
+    public void RequestUri_IsTheRawTargetWhenTheServerHasOne()
+    {
+        var context = Context(r => r.Path = "/a b");
+        context.Features.Get<IHttpRequestFeature>()!.RawTarget = "/a%20b?x=%2F";
+        Assert.Equal("/a%20b?x=%2F", Build(context)[Environ.RequestUri]);
+    }
+
+    [Fact]
+    public void Values_AreReadFromCapturedDataNotTheLiveContext()
+    {
+        var context = Context(r => r.Host = new HostString("before.example:81"));
+        var environ = Build(context);
+        context.Request.Host = new HostString("after.example:82");
+        context.Request.Headers["X-Late"] = "1";
+
+        Assert.Equal("before.example", environ[Environ.ServerName]);
+        Assert.Equal("81", environ[Environ.ServerPort]);
+        Assert.False(environ.ContainsKey("HTTP_X_LATE"));
+    }
+}

@@ -1,0 +1,138 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+
+namespace GatewayBridge.Tests;
+
+public class GatewayEnvironmentTests
+{
+    private static GatewayEnvironment Sample()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "POST";
+        context.Request.Scheme = "http";
+        context.Request.Protocol = "HTTP/1.1";
+        context.Request.Path = "/p";
+        context.Request.QueryString = new QueryString("?x=1");
+        context.Request.Host = new HostString("h:1");
+        context.Request.Headers["Accept"] = "*/*";
+        context.Request.Headers["X-A"] = "a";
+        context.Connection.RemoteIpAddress = IPAddress.Loopback;
+        return EnvironBuilder.Build(context, "", "/p", Stream.Null, false, null);
+    }
+
+    [Fact]
+    public void BehavesLikeADictionary_UnderRandomOperations()
+    {
+        var keys = new[]
+        {
+            Environ.PathInfo, Environ.QueryString, Environ.ServerName, Environ.RemoteAddr, Environ.Https,
+            Environ.ContentType, "HTTP_ACCEPT", "HTTP_X_A", "HTTP_X_NEW", "app.key", "other", Environ.Errors,
+        };
+        for (var seed = 0; seed < 50; seed++)
+        {
+            var random = new Random(seed);
+            var environ = Sample();
+            var model = new Dictionary<string, object?>(environ);
+            for (var step = 0; step < 200; step++)
+            {
+                var key = keys[random.Next(keys.Length)];
+                switch (random.Next(6))
+                {
+                    case 0:
+                        environ[key] = model[key] = $"v{step}";
+                        break;
+                    case 1:
+                        Assert.Equal(model.Remove(key), environ.Remove(key));
+                        break;
+                    case 2:
+                        var added = model.TryAdd(key, step);
+                        if (added)
+                        {
+                            environ.Add(key, step);
+                        }
+                        else
+                        {
+                            Assert.Throws<ArgumentException>(() => environ.Add(key, step));
+                        }
+
+                        break;
+                    case 3:
+                        Assert.Equal(model.TryGetValue(key, out var expected), environ.TryGetValue(key, out var actual));
+                        Assert.Equal(expected, actual);
+                        break;
+                    case 4:
+                        Assert.Equal(model.ContainsKey(key), environ.ContainsKey(key));
+                        break;
+                    default:
+                        if (random.Next(20) == 0)
+                        {
+                            environ.Clear();
+                            model.Clear();
+                        }
+
+                        break;
+                }
+
+                Assert.Equal(model.Count, environ.Count);
+            }
+
+            Assert.Equal(model.OrderBy(p => p.Key, StringComparer.Ordinal), environ.OrderBy(p => p.Key, StringComparer.Ordinal));
+            Assert.Equal(model.Keys.Order(StringComparer.Ordinal), environ.Keys.Order(StringComparer.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void EveryMember_Works()
+    {
+        IDictionary<string, object?> environ = Sample();
+        var count = environ.Count;
+
+        Assert.False(environ.IsReadOnly);
+        Assert.Equal(count, environ.Keys.Count);
+        Assert.Equal(count, environ.Values.Count);
+        Assert.Contains("/p", environ.Values);
+
+        var array = new KeyValuePair<string, object?>[count + 1];
+        environ.CopyTo(array, 1);
+        Assert.Contains(new KeyValuePair<string, object?>(Environ.PathInfo, "/p"), array);
+        Assert.Throws<ArgumentException>(() => environ.CopyTo(new KeyValuePair<string, object?>[count], 1));
+
+        Assert.True(environ.Contains(new(Environ.PathInfo, "/p")));
+        Assert.False(environ.Contains(new(Environ.PathInfo, "/other")));
+        Assert.False(environ.Remove(new KeyValuePair<string, object?>(Environ.PathInfo, "/other")));
+        Assert.True(environ.Remove(new KeyValuePair<string, object?>(Environ.PathInfo, "/p")));
+        Assert.Equal(count - 1, environ.Count);
+
+        environ.Add(new KeyValuePair<string, object?>("mine", 1));
+        Assert.Equal(1, environ["mine"]);
+        Assert.Throws<KeyNotFoundException>(() => environ["missing"]);
+        Assert.Throws<ArgumentNullException>(() => environ[null!]);
+
+        environ.Clear();
+        Assert.Empty(environ);
+        Assert.Empty(environ.Keys);
+    }
+
+    [Fact]
+    public void ChangingItWhileEnumerating_Throws()
+    {
+        var environ = Sample();
+        Assert.Throws<InvalidOperationException>(() =>
+        {
+            foreach (var pair in environ)
+            {
+                environ["added"] = 1;
+            }
+        });
+    }
+
+    [Fact]
+    public void KeysAreCaseSensitive_LikePythonDicts()
+    {
+        var environ = Sample();
+        Assert.False(environ.ContainsKey("path_info"));
+        environ["path_info"] = "lower";
+        Assert.Equal("/p", environ[Environ.PathInfo]);
+        Assert.Equal("lower", environ["path_info"]);
+    }
+}

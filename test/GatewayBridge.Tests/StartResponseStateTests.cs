@@ -1,0 +1,115 @@
+namespace GatewayBridge.Tests;
+
+public class StartResponseStateTests
+{
+    [Fact]
+    public void Start_RecordsStatusAndHeaders_WithoutSendingThem()
+    {
+        var state = new StartResponseState();
+        state.StartResponse("201 Created", [("Location", "/x")]);
+
+        Assert.True(state.Called);
+        Assert.False(state.HeadersSent);
+        Assert.Equal(201, state.StatusCode);
+        Assert.Equal("Created", state.Reason);
+        Assert.Equal([("Location", "/x")], state.Headers);
+    }
+
+    [Fact]
+    public void SecondCall_WithoutExcInfo_Throws()
+    {
+        var state = new StartResponseState();
+        state.StartResponse("200 OK", []);
+        var error = Assert.Throws<InvalidOperationException>(() => state.StartResponse("500 Oops", []));
+        Assert.Contains("excInfo", error.Message, StringComparison.Ordinal);
+        Assert.Equal(200, state.StatusCode);
+    }
+
+    [Fact]
+    public void SecondCall_WithExcInfo_BeforeHeadersSent_ReplacesThem()
+    {
+        var state = new StartResponseState();
+        state.StartResponse("200 OK", [("X-First", "1")]);
+        state.StartResponse("500 Internal Server Error", [("X-Second", "2")], new InvalidOperationException("boom"));
+
+        Assert.Equal(500, state.StatusCode);
+        Assert.Equal([("X-Second", "2")], state.Headers);
+    }
+
+    [Fact]
+    public void CallWithExcInfo_AfterHeadersSent_RethrowsTheSameException()
+    {
+        var state = new StartResponseState();
+        state.StartResponse("200 OK", []);
+        state.MarkHeadersSent();
+        var original = Throw();
+
+        var rethrown = Assert.Throws<FormatException>(() => state.StartResponse("500 Oops", [], original));
+
+        Assert.Same(original, rethrown);
+        Assert.Contains(nameof(Throw), rethrown.StackTrace, StringComparison.Ordinal);
+        Assert.Equal(200, state.StatusCode);
+
+        static FormatException Throw()
+        {
+            try
+            {
+                throw new FormatException("original");
+            }
+            catch (FormatException ex)
+            {
+                return ex;
+            }
+        }
+    }
+
+    [Fact]
+    public void Write_BeforeStart_Throws_AndBodyBeforeStartIsRefused()
+    {
+        var state = new StartResponseState();
+        Assert.Throws<InvalidOperationException>(state.MarkHeadersSent);
+    }
+
+    [Fact]
+    public void Write_MarksHeadersSent_AndCopiesTheBytes()
+    {
+        var state = new StartResponseState();
+        var write = state.StartResponse("200 OK", []);
+        var data = new byte[] { 1, 2, 3 };
+
+        write(data);
+        data[0] = 9;
+
+        Assert.True(state.HeadersSent);
+        Assert.Equal(new byte[] { 1, 2, 3 }, state.PendingWrites.ToArray());
+        Assert.Throws<InvalidOperationException>(() => state.StartResponse("200 OK", []));
+    }
+
+    [Fact]
+    public void EmptyWrite_StillMarksHeadersSent()
+    {
+        var state = new StartResponseState();
+        state.StartResponse("200 OK", [])([]);
+        Assert.True(state.HeadersSent);
+        Assert.True(state.PendingWrites.IsEmpty);
+    }
+
+    [Fact]
+    public void HeadersList_ChangedAfterTheCall_DoesNotChangeTheResponse()
+    {
+        var state = new StartResponseState();
+        var headers = new List<(string, string)> { ("X-A", "1") };
+        state.StartResponse("200 OK", headers);
+        headers.Add(("Connection", "close"));
+
+        Assert.Single(state.Headers);
+    }
+
+    [Fact]
+    public void InvalidCall_LeavesTheStateUncalled()
+    {
+        var state = new StartResponseState();
+        Assert.Throws<ArgumentException>(() => state.StartResponse("200 OK", [("Transfer-Encoding", "chunked")]));
+        Assert.False(state.Called);
+    }
+}
