@@ -56,6 +56,12 @@ internal sealed class GatewayRequestHandler
     private async Task BufferBodyThenRunAsync(HttpContext context, string scriptName, string pathInfo)
     {
         var request = context.Request;
+        if (request.ContentLength > _options.BufferBodyLimit)
+        {
+            RejectTooLarge(context);
+            return;
+        }
+
         var original = request.Body;
         var buffered = new FileBufferingReadStream(original, _options.MemoryBufferThreshold, _options.BufferBodyLimit, TempDirectory);
         try
@@ -65,10 +71,11 @@ internal sealed class GatewayRequestHandler
                 // Reading asynchronously up front is what lets the app Read synchronously: Kestrel forbids sync I/O.
                 await buffered.DrainAsync(context.RequestAborted);
             }
-            catch (IOException) when (_options.BufferBodyLimit is long limit && buffered.Length > limit)
+            catch (IOException ex) when (ex.GetType() == typeof(IOException) && _options.BufferBodyLimit is not null && !context.RequestAborted.IsCancellationRequested)
             {
-                _logger.RequestBodyTooLarge(request.Path.Value ?? "", limit);
-                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                // FileBufferingReadStream's "buffer limit exceeded" is a plain IOException; Kestrel's own read
+                // failures (bad framing, resets) are subclasses and keep their meaning.
+                RejectTooLarge(context);
                 return;
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -85,6 +92,12 @@ internal sealed class GatewayRequestHandler
             request.Body = original;
             await buffered.DisposeAsync();
         }
+    }
+
+    private void RejectTooLarge(HttpContext context)
+    {
+        _logger.RequestBodyTooLarge(context.Request.Path.Value ?? "", _options.BufferBodyLimit.GetValueOrDefault());
+        context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
     }
 
     private async Task RunAsync(HttpContext context, GatewayEnvironment environ)
