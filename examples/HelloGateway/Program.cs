@@ -9,3 +9,6 @@ app.MapGet("/healthz", () => "ok");
 app.UseGatewayApp(HelloApp.Handle);
 
 app.Run();
+
+/// <summary>Public so that tests can host this app with WebApplicationFactory.</summary>
+public partial class Program;

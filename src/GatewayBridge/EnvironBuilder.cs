@@ -30,6 +30,12 @@ internal static class EnvironBuilder
         var requestHeaders = request.Headers;
         string? host = requestHeaders.Host;
 
+        var fragment = rawTarget is null ? -1 : rawTarget.IndexOf('#', StringComparison.Ordinal);
+        if (fragment >= 0)
+        {
+            pathInfo = WithoutFragment(pathInfo, rawTarget!, fragment);
+        }
+
         var data = new GatewayRequestData
         {
             Method = request.Method,
@@ -65,6 +71,20 @@ internal static class EnvironBuilder
         var user = context.Features.Get<IHttpAuthenticationFeature>()?.User;
         var identity = user?.Identity;
         return identity is { IsAuthenticated: true } ? identity.Name ?? "" : null;
+    }
+
+    // Kestrel passes a '#fragment' through into Path when the target has no query; the fragment is the client's own
+    // business (RFC 9110 section 4.2.4), so it is cut from PATH_INFO, comparing decoded forms since Path is decoded.
+    private static string WithoutFragment(string pathInfo, string rawTarget, int fragment)
+    {
+        var query = rawTarget.IndexOf('?', StringComparison.Ordinal);
+        if (query >= 0 && query < fragment)
+        {
+            return pathInfo;
+        }
+
+        var decoded = PathString.FromUriComponent("/" + rawTarget[fragment..]).Value![1..];
+        return pathInfo.EndsWith(decoded, StringComparison.Ordinal) ? pathInfo[..^decoded.Length] : pathInfo;
     }
 
     // The in-memory TestServer has no raw target; rebuild the encoded form ASP.NET would log.

@@ -1,0 +1,396 @@
+using System.Net;
+using System.Text;
+using GatewayBridge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using static GatewayBridge.Tests.Infrastructure.Apps;
+
+namespace GatewayBridge.Tests;
+
+/// <summary>What only a real socket shows: raw targets, framing, peers, disconnects.</summary>
+public class KestrelFunctionalTests
+{
+    private static GatewayApp EchoBody => (environ, startResponse) =>
+    {
+        var input = (Stream)environ[Environ.Input]!;
+        var copy = new MemoryStream();
+        var buffer = new byte[7];
+        int read;
+        while ((read = input.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            copy.Write(buffer, 0, read);
+        }
+
+        startResponse("200 OK", [("Content-Type", "application/octet-stream")]);
+        var length = environ.TryGetValue(Environ.ContentLength, out var cl) ? (string)cl! : "none";
+        return [Bytes($"[{length}]"), copy.ToArray()];
+    };
+
+    [Fact]
+    public async Task ChunkedUpload_IsBufferedAndReadSynchronously()
+    {
+        await using var host = await TestApp.StartAsync(EchoBody, kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        var (text, closed) = await connection.ReadToCloseAsync();
+
+        Assert.True(closed);
+        Assert.StartsWith("HTTP/1.1 200 OK", text, StringComparison.Ordinal);
+        Assert.EndsWith("[none]hello world", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostWithContentLength_ReadsSynchronously_WithoutAllowSynchronousIO()
+    {
+        await using var host = await TestApp.StartAsync(EchoBody, kestrel: true);
+
+        var response = await host.Client.PostAsync("/", new StringContent("0123456789abcdef"));
+        Assert.Equal("[16]0123456789abcdef", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task PipelinedKeepAliveRequests_GetTheirOwnAnswersInOrder()
+    {
+        await using var host = await TestApp.StartAsync(Echo(Environ.PathInfo), kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /second HTTP/1.1\r\nHost: t\r\n\r\nGET /third HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var (text, _) = await connection.ReadToCloseAsync();
+
+        var first = text.IndexOf("/first", StringComparison.Ordinal);
+        var second = text.IndexOf("/second", StringComparison.Ordinal);
+        var third = text.IndexOf("/third", StringComparison.Ordinal);
+        Assert.True(first > 0 && second > first && third > second, text);
+        Assert.Equal(3, text.Split("HTTP/1.1 200 OK").Length - 1);
+    }
+
+    [Fact]
+    public async Task ClientDisconnectMidStream_StopsTheAppAndDisposesTheIterableOnce()
+    {
+        var produced = 0;
+        IEnumerator<byte[]> Endless()
+        {
+            while (true)
+            {
+                Interlocked.Increment(ref produced);
+                Thread.Sleep(5);
+                yield return new byte[1024];
+            }
+        }
+
+        var body = new TrackedBody(Endless);
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", []);
+                return body;
+            },
+            kestrel: true);
+
+        using (var connection = host.Connect())
+        {
+            await connection.SendAsync("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+            await connection.ReadUntilAsync("\r\n\r\n");
+        }
+
+        await body.Closed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var producedAtClose = produced;
+        await Task.Delay(200);
+
+        Assert.Equal(1, body.Disposed);
+        Assert.Equal(1, body.EnumeratorDisposed);
+        Assert.Equal(producedAtClose, produced);
+    }
+
+    [Fact]
+    public async Task ExceptionMidStream_TruncatesTheResponseAndClosesTheConnection()
+    {
+        static IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            startResponse("200 OK", []);
+            yield return Bytes("part1");
+            throw new InvalidOperationException("failed mid-stream");
+        }
+
+        await using var host = await TestApp.StartAsync(App, kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        var (text, closed) = await connection.ReadToCloseAsync();
+
+        Assert.True(closed, "the connection must close, not wait for more");
+        Assert.Contains("Transfer-Encoding: chunked", text, StringComparison.Ordinal);
+        Assert.Contains("5\r\npart1\r\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("0\r\n\r\n", text, StringComparison.Ordinal);
+        var failure = Assert.Single(await host.Logs.WaitForAsync(e => e.EventId.Name == "GatewayAppFailed"));
+        Assert.Equal("failed mid-stream", failure.Exception?.Message);
+    }
+
+    [Fact]
+    public async Task BodyLongerThanContentLength_IsCutAtTheDeclaredLength_AndTheConnectionStaysUsable()
+    {
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", [("Content-Length", "3")]);
+                return Stream();
+
+                static IEnumerable<byte[]> Stream()
+                {
+                    yield return Bytes("he");
+                    yield return Bytes("llo");
+                }
+            },
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var (text, closed) = await connection.ReadToCloseAsync();
+
+        Assert.True(closed);
+        Assert.Equal(2, text.Split("HTTP/1.1 200 OK").Length - 1);
+        Assert.Equal(2, text.Split("\r\n\r\nhel").Length - 1);
+        Assert.DoesNotContain("hello", text, StringComparison.Ordinal);
+        Assert.NotEmpty(await host.Logs.WaitForAsync(e => e.EventId.Name == "ContentLengthExceeded"));
+    }
+
+    [Fact]
+    public async Task BodyShorterThanContentLength_ClosesTheConnection_NeverHangs()
+    {
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", [("Content-Length", "10")]);
+                return Once();
+
+                static IEnumerable<byte[]> Once()
+                {
+                    yield return Bytes("short");
+                }
+            },
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        var (text, closed) = await connection.ReadToCloseAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(closed, "the client must not be left waiting for the missing bytes");
+        Assert.Contains("Content-Length: 10", text, StringComparison.Ordinal);
+        Assert.NotEmpty(await host.Logs.WaitForAsync(e => e.EventId.Name == "ContentLengthShort"));
+    }
+
+    [Fact]
+    public async Task GeneratorBody_UsesChunkedEncoding()
+    {
+        static IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            startResponse("200 OK", []);
+            yield return Bytes("ab");
+            yield return Bytes("cde");
+        }
+
+        await using var host = await TestApp.StartAsync(App, kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var (text, _) = await connection.ReadToCloseAsync();
+
+        Assert.Contains("Transfer-Encoding: chunked", text, StringComparison.Ordinal);
+        Assert.EndsWith("2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("204 No Content")]
+    [InlineData("304 Not Modified")]
+    public async Task NoBodyStatuses_SendNeitherBodyNorFraming(string status)
+    {
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse(status, []);
+                return [Bytes("ignored")];
+            },
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var (text, _) = await connection.ReadToCloseAsync();
+
+        Assert.StartsWith("HTTP/1.1 " + status, text, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("ignored", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Transfer-Encoding", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnderscoreHeaders_AreDropped_UnlessAllowed()
+    {
+        var request = "GET / HTTP/1.1\r\nHost: t\r\nX_Forwarded_For: 6.6.6.6\r\nConnection: close\r\n\r\n";
+        await using (var host = await TestApp.StartAsync(Echo("HTTP_X_FORWARDED_FOR"), kestrel: true))
+        {
+            using var connection = host.Connect();
+            await connection.SendAsync(request);
+            Assert.EndsWith("<absent>", (await connection.ReadToCloseAsync()).Text, StringComparison.Ordinal);
+        }
+
+        await using (var host = await TestApp.StartAsync(Echo("HTTP_X_FORWARDED_FOR"), kestrel: true, o => o.AllowUnderscoreHeaders = true))
+        {
+            using var connection = host.Connect();
+            await connection.SendAsync(request);
+            Assert.EndsWith("6.6.6.6", (await connection.ReadToCloseAsync()).Text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task RealSocket_FillsRawTargetPeerAndServerKeys()
+    {
+        await using var host = await TestApp.StartAsync(
+            EchoMany(Environ.RequestUri, Environ.PathInfo, Environ.QueryString, Environ.RemoteAddr, Environ.ServerName, Environ.ServerPort, Environ.ServerProtocol, Environ.Input),
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET /a%20b/c%2Fd?x=%2F&y=1 HTTP/1.1\r\nHost: example.test:8443\r\nConnection: close\r\n\r\n");
+        var text = (await connection.ReadToCloseAsync()).Text;
+        var body = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        var values = body.Split('\n').Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+
+        Assert.Equal("/a%20b/c%2Fd?x=%2F&y=1", values["REQUEST_URI"]);
+        Assert.Equal("/a b/c%2Fd", values["PATH_INFO"]);
+        Assert.Equal("x=%2F&y=1", values["QUERY_STRING"]);
+        Assert.Equal("127.0.0.1", values["REMOTE_ADDR"]);
+        Assert.Equal("example.test", values["SERVER_NAME"]);
+        Assert.Equal("8443", values["SERVER_PORT"]);
+        Assert.Equal("HTTP/1.1", values["SERVER_PROTOCOL"]);
+    }
+
+    [Fact]
+    public async Task GetOnKestrel_HasAnEmptyInput_AndARemotePort()
+    {
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                var read = ((Stream)environ[Environ.Input]!).Read(new byte[16], 0, 16);
+                startResponse("200 OK", []);
+                return [Bytes($"{read} {environ[Environ.RemotePort]} {environ.ContainsKey(Environ.ContentLength)}")];
+            },
+            kestrel: true);
+
+        var parts = (await host.Client.GetStringAsync("/")).Split(' ');
+        Assert.Equal("0", parts[0]);
+        Assert.True(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Equal("False", parts[2]);
+    }
+
+    [Fact]
+    public async Task ExpectContinue_GetsA100BeforeTheBodyIsSent()
+    {
+        await using var host = await TestApp.StartAsync(EchoBody, kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
+        var interim = await connection.ReadUntilAsync("\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 100 Continue", interim, StringComparison.Ordinal);
+
+        await connection.SendAsync("ping");
+        var (text, _) = await connection.ReadToCloseAsync();
+        Assert.EndsWith("[4]ping", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KestrelMaxRequestBodySize_Answers413BeforeTheAppRuns()
+    {
+        var calls = 0;
+        await using var host = await TestApp.StartAsync(
+            app => app.UseGatewayApp((environ, startResponse) =>
+            {
+                calls++;
+                startResponse("200 OK", []);
+                return [];
+            }),
+            kestrel: true,
+            configure: builder => builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 100));
+
+        var response = await host.Client.PostAsync("/", new ByteArrayContent(new byte[1000]));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+
+        using var connection = host.Connect();
+        await connection.SendAsync("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" + new string('x', 1000) + "\r\n0\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 413", (await connection.ReadToCloseAsync()).Text, StringComparison.Ordinal);
+        Assert.Equal(0, calls);
+    }
+
+    [Fact]
+    public async Task FileWrapper_OverAFile_GoesThroughSendFile()
+    {
+        var path = Path.GetTempFileName();
+        var content = new byte[100_000];
+        new Random(3).NextBytes(content);
+        await File.WriteAllBytesAsync(path, content);
+        var sendFileCalls = 0;
+        try
+        {
+            await using var host = await TestApp.StartAsync(
+                app =>
+                {
+                    app.Use((context, next) =>
+                    {
+                        var inner = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
+                        context.Features.Set<IHttpResponseBodyFeature>(new RecordingBodyFeature(inner, () => sendFileCalls++));
+                        return next(context);
+                    });
+                    app.UseGatewayApp((environ, startResponse) =>
+                    {
+                        var wrap = (Func<Stream, int, IEnumerable<byte[]>>)environ[Environ.FileWrapper]!;
+                        startResponse("200 OK", [("Content-Type", "application/octet-stream")]);
+                        return wrap(File.OpenRead(path), 8192);
+                    });
+                },
+                kestrel: true);
+
+            var response = await host.Client.GetAsync("/file");
+            Assert.Equal(content, await response.Content.ReadAsByteArrayAsync());
+            Assert.Equal(content.Length, response.Content.Headers.ContentLength);
+            Assert.Equal(1, sendFileCalls);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("/p?a=1#frag", "PATH_INFO=/p\nQUERY_STRING=a=1")]
+    [InlineData("/p#frag", "PATH_INFO=/p\nQUERY_STRING=")]
+    public async Task FragmentInTheTarget_NeverReachesQueryStringOrPathInfo(string target, string expected)
+    {
+        await using var host = await TestApp.StartAsync(EchoMany(Environ.PathInfo, Environ.QueryString), kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync($"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var text = (await connection.ReadToCloseAsync()).Text;
+
+        Assert.EndsWith("\r\n\r\n" + expected, text, StringComparison.Ordinal);
+    }
+
+    private sealed class RecordingBodyFeature(IHttpResponseBodyFeature inner, Action onSendFile) : IHttpResponseBodyFeature
+    {
+        public Stream Stream => inner.Stream;
+
+        public System.IO.Pipelines.PipeWriter Writer => inner.Writer;
+
+        public Task CompleteAsync() => inner.CompleteAsync();
+
+        public void DisableBuffering() => inner.DisableBuffering();
+
+        public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+        {
+            onSendFile();
+            return inner.SendFileAsync(path, offset, count, cancellationToken);
+        }
+
+        public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+    }
+}
