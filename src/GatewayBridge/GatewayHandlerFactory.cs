@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,6 +12,12 @@ internal static class GatewayHandlerFactory
     {
         var options = new GatewayOptions();
         configure(options);
+        var validate = options.UseValidator ?? services.GetService<IHostEnvironment>()?.IsDevelopment() ?? false;
+        if (validate)
+        {
+            gatewayApp = GatewayValidator.Wrap(gatewayApp);
+        }
+
         var loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
         return new GatewayRequestHandler(gatewayApp, options, loggerFactory);
     }

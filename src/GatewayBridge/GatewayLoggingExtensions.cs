@@ -10,7 +10,7 @@ internal static partial class GatewayLoggingExtensions
     [LoggerMessage(2, LogLevel.Warning, "The gateway app sent more than its Content-Length of {ContentLength} bytes for {Path}; the excess was not sent.", EventName = "ContentLengthExceeded")]
     public static partial void ContentLengthExceeded(this ILogger logger, long contentLength, string path);
 
-    [LoggerMessage(3, LogLevel.Warning, "The gateway app sent {Written} of its declared Content-Length of {ContentLength} bytes for {Path}; the connection was closed so the client cannot mistake the body for complete.", EventName = "ContentLengthShort")]
+    [LoggerMessage(3, LogLevel.Warning, "The gateway app sent {Written} of its declared Content-Length of {ContentLength} bytes for {Path}; Kestrel closes the connection so the client cannot mistake the body for complete.", EventName = "ContentLengthShort")]
     public static partial void ContentLengthShort(this ILogger logger, long written, long contentLength, string path);
 
     [LoggerMessage(4, LogLevel.Debug, "The client went away before the gateway app's response to {Path} was complete.", EventName = "ClientDisconnected")]

@@ -24,4 +24,12 @@ public sealed class GatewayOptions
     /// The default value is <see langword="null"/>.
     /// </summary>
     public long? BufferBodyLimit { get; set; }
+
+    /// <summary>
+    /// Wraps the app in <see cref="GatewayValidator"/>, so every call is checked against the gateway interface and a
+    /// violation fails the request with a <see cref="GatewayValidationException"/> naming the rule.
+    /// <see langword="null"/> turns it on in the Development environment only.
+    /// The default value is <see langword="null"/>.
+    /// </summary>
+    public bool? UseValidator { get; set; }
 }

@@ -131,8 +131,9 @@ internal sealed class ResponseBodyWriter
     }
 
     /// <summary>
-    /// Ends the body: sends headers that were never due (an empty body), pushes out the last write, and closes the
-    /// connection when the app sent less than it declared, so the client cannot wait for bytes that never come.
+    /// Ends the body: sends headers that were never due (an empty body) and pushes out the last write. A body shorter
+    /// than its Content-Length is logged; Kestrel then closes the connection after the bytes that were sent (an
+    /// HttpContext.Abort here could discard them), so the client never waits for bytes that will not come.
     /// </summary>
     public async Task CompleteAsync()
     {
@@ -150,8 +151,6 @@ internal sealed class ResponseBodyWriter
         if (_bodyAllowed && _limit is long limit && _written < limit && !ClientGone)
         {
             _logger.ContentLengthShort(_written, limit, _context.Request.Path.Value ?? "");
-            await _context.Response.BodyWriter.FlushAsync(_aborted);
-            _context.Abort();
         }
     }
 

@@ -78,6 +78,18 @@ internal static class ResponseRules
 
     public static void ValidateHeader(string? name, string? value)
     {
+        ValidateHeaderText(name, value);
+        if (GatewayUtil.IsHopByHop(name!))
+        {
+            throw new ArgumentException(
+                $"The response header '{name}' is hop-by-hop; Kestrel manages the connection and the framing, so a gateway app must not send it (PEP 3333).",
+                nameof(name));
+        }
+    }
+
+    /// <summary>A header name must be a token and its value free of control characters.</summary>
+    public static void ValidateHeaderText(string? name, string? value)
+    {
         if (string.IsNullOrEmpty(name))
         {
             throw new ArgumentException("A response header has an empty name.", nameof(name));
@@ -100,13 +112,6 @@ internal static class ResponseRules
             throw new ArgumentException(
                 $"The response header '{name}' has a control character in its value; CR or LF would inject headers, so it is refused.",
                 nameof(value));
-        }
-
-        if (GatewayUtil.IsHopByHop(name))
-        {
-            throw new ArgumentException(
-                $"The response header '{name}' is hop-by-hop; Kestrel manages the connection and the framing, so a gateway app must not send it (PEP 3333).",
-                nameof(name));
         }
     }
 

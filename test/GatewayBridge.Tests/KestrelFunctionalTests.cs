@@ -85,7 +85,7 @@ public class KestrelFunctionalTests
         await using var host = await TestApp.StartAsync(
             (environ, startResponse) =>
             {
-                startResponse("200 OK", []);
+                startResponse("200 OK", [("Content-Type", "text/plain")]);
                 return body;
             },
             kestrel: true);
@@ -110,7 +110,7 @@ public class KestrelFunctionalTests
     {
         static IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
         {
-            startResponse("200 OK", []);
+            startResponse("200 OK", [("Content-Type", "text/plain")]);
             yield return Bytes("part1");
             throw new InvalidOperationException("failed mid-stream");
         }
@@ -135,7 +135,7 @@ public class KestrelFunctionalTests
         await using var host = await TestApp.StartAsync(
             (environ, startResponse) =>
             {
-                startResponse("200 OK", [("Content-Length", "3")]);
+                startResponse("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")]);
                 return Stream();
 
                 static IEnumerable<byte[]> Stream()
@@ -163,7 +163,7 @@ public class KestrelFunctionalTests
         await using var host = await TestApp.StartAsync(
             (environ, startResponse) =>
             {
-                startResponse("200 OK", [("Content-Length", "10")]);
+                startResponse("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")]);
                 return Once();
 
                 static IEnumerable<byte[]> Once()
@@ -179,6 +179,7 @@ public class KestrelFunctionalTests
 
         Assert.True(closed, "the client must not be left waiting for the missing bytes");
         Assert.Contains("Content-Length: 10", text, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nshort", text, StringComparison.Ordinal);
         Assert.NotEmpty(await host.Logs.WaitForAsync(e => e.EventId.Name == "ContentLengthShort"));
     }
 
@@ -187,7 +188,7 @@ public class KestrelFunctionalTests
     {
         static IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
         {
-            startResponse("200 OK", []);
+            startResponse("200 OK", [("Content-Type", "text/plain")]);
             yield return Bytes("ab");
             yield return Bytes("cde");
         }
@@ -273,7 +274,7 @@ public class KestrelFunctionalTests
             (environ, startResponse) =>
             {
                 var read = ((Stream)environ[Environ.Input]!).Read(new byte[16], 0, 16);
-                startResponse("200 OK", []);
+                startResponse("200 OK", [("Content-Type", "text/plain")]);
                 return [Bytes($"{read} {environ[Environ.RemotePort]} {environ.ContainsKey(Environ.ContentLength)}")];
             },
             kestrel: true);
@@ -307,7 +308,7 @@ public class KestrelFunctionalTests
             app => app.UseGatewayApp((environ, startResponse) =>
             {
                 calls++;
-                startResponse("200 OK", []);
+                startResponse("200 OK", [("Content-Type", "text/plain")]);
                 return [];
             }),
             kestrel: true,

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace GatewayBridge.Tests.Infrastructure;
 
-/// <summary>Small gateway apps and helpers shared by the tests.</summary>
+/// <summary>Small gateway apps and helpers shared by the tests; all of them follow the validator's rules.</summary>
 public static class Apps
 {
     public static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);

@@ -33,8 +33,8 @@ public sealed class TestApp : IAsyncDisposable
     public ListLoggerProvider Logs { get; }
 
     /// <summary>Runs <paramref name="gatewayApp"/> as the whole pipeline, through the validator unless told not to.</summary>
-    public static Task<TestApp> StartAsync(GatewayApp gatewayApp, bool kestrel = false, Action<GatewayOptions>? options = null) =>
-        StartAsync(app => app.UseGatewayApp(gatewayApp, options ?? (_ => { })), kestrel);
+    public static Task<TestApp> StartAsync(GatewayApp gatewayApp, bool kestrel = false, Action<GatewayOptions>? options = null, bool validate = true) =>
+        StartAsync(app => app.UseGatewayApp(validate ? GatewayValidator.Wrap(gatewayApp) : gatewayApp, options ?? (_ => { })), kestrel);
 
     public static async Task<TestApp> StartAsync(
         Action<WebApplication> pipeline,

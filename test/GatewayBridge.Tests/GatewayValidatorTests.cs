@@ -1,0 +1,223 @@
+using System.Text;
+
+namespace GatewayBridge.Tests;
+
+public class GatewayValidatorTests
+{
+    private static readonly (string, string)[] TextHeaders = [("Content-Type", "text/plain")];
+
+    private static IEnumerable<byte[]> Good(IDictionary<string, object?> environ, StartResponse startResponse)
+    {
+        startResponse("200 OK", TextHeaders);
+        return [Encoding.UTF8.GetBytes("ok")];
+    }
+
+    /// <summary>Plays the server: a default environ, a recording start_response, the body enumerated and disposed.</summary>
+    private static List<byte[]> Serve(GatewayApp app, Action<Dictionary<string, object?>>? environChange = null, bool disposeTwice = false, bool enumerateTwice = false)
+    {
+        var environ = new Dictionary<string, object?>();
+        GatewayUtil.SetupTestingDefaults(environ);
+        environChange?.Invoke(environ);
+        var sent = new List<byte[]>();
+        var result = GatewayValidator.Wrap(app)(environ, (status, headers, exc) => data => sent.Add(data));
+        foreach (var chunk in result)
+        {
+            sent.Add(chunk);
+        }
+
+        if (enumerateTwice)
+        {
+            foreach (var chunk in result)
+            {
+                sent.Add(chunk);
+            }
+        }
+
+        (result as IDisposable)?.Dispose();
+        if (disposeTwice)
+        {
+            (result as IDisposable)?.Dispose();
+        }
+
+        return sent;
+    }
+
+    private static void AssertRule(string rule, Action action)
+    {
+        var error = Assert.Throws<GatewayValidationException>(action);
+        Assert.Equal(rule, error.Rule);
+        Assert.Contains(rule, error.Message, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, Action<Dictionary<string, object?>>> ServerSideViolations => new()
+    {
+        { "environ.required-key", e => e.Remove("SERVER_NAME") },
+        { "environ.content-twin", e => e["HTTP_CONTENT_TYPE"] = "text/plain" },
+        { "environ.cgi-string", e => e["SERVER_PORT"] = 80 },
+        { "environ.version", e => e["wsgi.version"] = (2, 0) },
+        { "environ.url-scheme", e => e["wsgi.url_scheme"] = "ftp" },
+        { "environ.input-type", e => e["wsgi.input"] = "not a stream" },
+        { "environ.errors-type", e => e["wsgi.errors"] = Console.Out.Encoding },
+        { "environ.flag-type", e => e["wsgi.multithread"] = 1 },
+        { "environ.file-wrapper-type", e => e["wsgi.file_wrapper"] = "nope" },
+        { "environ.request-method", e => e["REQUEST_METHOD"] = "get me" },
+        { "environ.script-name", e => e["SCRIPT_NAME"] = "app" },
+        { "environ.path-info", e => e["PATH_INFO"] = "x" },
+        { "environ.script-or-path", e => { e.Remove("SCRIPT_NAME"); e.Remove("PATH_INFO"); } },
+        { "environ.query-string", e => e["QUERY_STRING"] = "?a=1" },
+        { "environ.content-length", e => e["CONTENT_LENGTH"] = "12a" },
+        { "environ.server-port", e => e["SERVER_PORT"] = "http" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ServerSideViolations))]
+    public void ServerSide_EachEnvironRule_IsCaught(string rule, Action<Dictionary<string, object?>> breakIt)
+    {
+        AssertRule(rule, () => Serve(Good, breakIt));
+    }
+
+    [Fact]
+    public void ServerSide_ScriptNameEndingInSlash_IsCaught()
+    {
+        AssertRule("environ.script-name", () => Serve(Good, e => e["SCRIPT_NAME"] = "/"));
+    }
+
+    [Fact]
+    public void ServerSide_NullEnvironOrStartResponse_IsCaught()
+    {
+        AssertRule("environ.type", () => GatewayValidator.Wrap(Good)(null!, (s, h, e) => _ => { }));
+        var environ = new Dictionary<string, object?>();
+        GatewayUtil.SetupTestingDefaults(environ);
+        AssertRule("start_response.type", () => GatewayValidator.Wrap(Good)(environ, null!));
+    }
+
+    public static TheoryData<string, GatewayApp> AppSideViolations => new()
+    {
+        { "iterable.null", (e, s) => null! },
+        { "status.type", (e, s) => { s(null!, TextHeaders); return []; } },
+        { "status.format", (e, s) => { s("200OK", TextHeaders); return []; } },
+        { "status.code", (e, s) => { s("102 Processing", TextHeaders); return []; } },
+        { "status.control-chars", (e, s) => { s("200 OK\n", TextHeaders); return []; } },
+        { "headers.type", (e, s) => { s("200 OK", null!); return []; } },
+        { "headers.name", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Bad Name", "x")]); return []; } },
+        { "headers.status", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Status", "200")]); return []; } },
+        { "headers.value", (e, s) => { s("200 OK", [("Content-Type", "text/plain\r\nX: y")]); return []; } },
+        { "headers.hop-by-hop", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")]); return []; } },
+        { "headers.content-length", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "ten")]); return []; } },
+        { "headers.content-type", (e, s) => { s("200 OK", []); return []; } },
+        { "start_response.twice", (e, s) => { s("200 OK", TextHeaders); s("200 OK", TextHeaders); return []; } },
+        { "write.type", (e, s) => { s("200 OK", TextHeaders)(null!); return []; } },
+        { "iterable.before-start", (e, s) => [Encoding.UTF8.GetBytes("no start")] },
+        { "iterable.chunk-type", (e, s) => { s("200 OK", TextHeaders); return [null!]; } },
+        { "input.seek", (e, s) => { ((Stream)e["wsgi.input"]!).Seek(0, SeekOrigin.Begin); return []; } },
+        { "input.write", (e, s) => { ((Stream)e["wsgi.input"]!).Write([1], 0, 1); return []; } },
+        { "input.close", (e, s) => { ((Stream)e["wsgi.input"]!).Dispose(); return []; } },
+        { "errors.close", (e, s) => { ((TextWriter)e["wsgi.errors"]!).Dispose(); return []; } },
+    };
+
+    [Theory]
+    [MemberData(nameof(AppSideViolations))]
+    public void AppSide_EachRule_IsCaught(string rule, GatewayApp badApp)
+    {
+        AssertRule(rule, () => Serve(badApp));
+    }
+
+    [Fact]
+    public void ContentTypeOnA204_IsCaught()
+    {
+        AssertRule("headers.content-type", () => Serve((e, s) =>
+        {
+            s("204 No Content", TextHeaders);
+            return [];
+        }));
+    }
+
+    [Fact]
+    public void ChunkFromALazyBodyBeforeStartResponse_IsCaught()
+    {
+        static IEnumerable<byte[]> Lazy(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            yield return Encoding.UTF8.GetBytes("too early");
+            startResponse("200 OK", TextHeaders);
+        }
+
+        AssertRule("iterable.before-start", () => Serve(Lazy));
+    }
+
+    [Fact]
+    public void WriteAfterTheIterableWasDisposed_IsCaught()
+    {
+        WriteBody? write = null;
+        Serve((e, s) =>
+        {
+            write = s("200 OK", TextHeaders);
+            return [];
+        });
+
+        AssertRule("write.after-close", () => write!([1]));
+    }
+
+    [Fact]
+    public void ServerDisposingTwice_OrEnumeratingTwice_IsCaught()
+    {
+        AssertRule("iterable.closed-twice", () => Serve(Good, disposeTwice: true));
+
+        static IEnumerable<byte[]> Lazy(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            startResponse("200 OK", TextHeaders);
+            yield return [1];
+        }
+
+        AssertRule("iterable.enumerated-twice", () => Serve(Lazy, enumerateTwice: true));
+    }
+
+    [Fact]
+    public void ReadingTheBodyAfterDispose_IsCaught()
+    {
+        var environ = new Dictionary<string, object?>();
+        GatewayUtil.SetupTestingDefaults(environ);
+        var body = (IList<byte[]>)GatewayValidator.Wrap(Good)(environ, (s, h, e) => _ => { });
+        ((IDisposable)body).Dispose();
+
+        AssertRule("iterable.read-after-close", () => _ = body[0]);
+    }
+
+    [Fact]
+    public void GoodApp_PassesThroughUnchanged()
+    {
+        static IEnumerable<byte[]> Streaming(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            var write = startResponse("200 OK", TextHeaders);
+            write(Encoding.UTF8.GetBytes("w"));
+            var input = (Stream)environ["wsgi.input"]!;
+            using var reader = new StreamReader(input, leaveOpen: true);
+            ((TextWriter)environ["wsgi.errors"]!).WriteLine(reader.ReadToEnd());
+            yield return Encoding.UTF8.GetBytes("a");
+            yield return [];
+            yield return Encoding.UTF8.GetBytes("b");
+        }
+
+        var sent = Serve(Streaming);
+        Assert.Equal("wab", string.Concat(sent.Select(Encoding.UTF8.GetString)));
+        Assert.Equal("ok", Encoding.UTF8.GetString(Serve(Good).Single()));
+    }
+
+    [Fact]
+    public void ExcInfoAfterHeadersSent_IsRethrownByTheServerNotFlaggedByTheValidator()
+    {
+        var environ = new Dictionary<string, object?>();
+        GatewayUtil.SetupTestingDefaults(environ);
+        var state = new StartResponseState();
+        var original = new TimeoutException("original");
+
+        var app = GatewayValidator.Wrap((e, s) =>
+        {
+            s("200 OK", TextHeaders);
+            state.MarkHeadersSent();
+            s("500 Oops", TextHeaders, original);
+            return [];
+        });
+
+        Assert.Same(original, Assert.Throws<TimeoutException>(() => app(environ, state.StartResponse)));
+    }
+}
