@@ -155,6 +155,10 @@ internal sealed class GatewayRequestHandler
         {
             Close(context, enumerator, result);
             environ.ErrorsWriter?.Flush();
+            if (context.Features.Get<ResponseBytesFeature>() is { } bytes)
+            {
+                bytes.BytesSent = writer.BytesWritten;
+            }
         }
     }
 

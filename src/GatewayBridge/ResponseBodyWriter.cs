@@ -32,6 +32,9 @@ internal sealed class ResponseBodyWriter
         _aborted = context.RequestAborted;
     }
 
+    /// <summary>The body bytes handed to Kestrel so far.</summary>
+    public long BytesWritten => _written;
+
     /// <summary>Whether the client went away; the pump stops asking the app for more.</summary>
     public bool ClientGone => _aborted.IsCancellationRequested;
 

@@ -1,0 +1,3 @@
+using GatewayBridge.Serve;
+
+return await ServeCommand.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,43 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.TestHost;
+
+namespace GatewayBridge.Tests;
+
+public class GatewayOptionsTests
+{
+    // Breaks one validator rule (no Content-Type) and nothing the server itself enforces.
+    private static IEnumerable<byte[]> NoContentType(IDictionary<string, object?> environ, StartResponse startResponse)
+    {
+        startResponse("200 OK", []);
+        return [[1]];
+    }
+
+    [Theory]
+    [InlineData("Development", null, HttpStatusCode.InternalServerError)]
+    [InlineData("Production", null, HttpStatusCode.OK)]
+    [InlineData("Production", true, HttpStatusCode.InternalServerError)]
+    [InlineData("Development", false, HttpStatusCode.OK)]
+    public async Task UseValidator_DefaultsToOnInDevelopmentOnly(string environment, bool? useValidator, HttpStatusCode expected)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = environment });
+        builder.WebHost.UseTestServer();
+        await using var app = builder.Build();
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = context => Task.CompletedTask });
+        app.UseGatewayApp(NoContentType, o => o.UseValidator = useValidator);
+        await app.StartAsync();
+
+        var response = await app.GetTestClient().GetAsync("/");
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Fact]
+    public void Defaults_AreDocumentedValues()
+    {
+        var options = new GatewayOptions();
+        Assert.False(options.AllowUnderscoreHeaders);
+        Assert.Equal(64 * 1024, options.MemoryBufferThreshold);
+        Assert.Null(options.BufferBodyLimit);
+        Assert.Null(options.UseValidator);
+    }
+}

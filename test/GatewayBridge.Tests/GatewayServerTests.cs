@@ -1,0 +1,48 @@
+using System.Text.RegularExpressions;
+using GatewayBridge.Tests.Infrastructure;
+
+namespace GatewayBridge.Tests;
+
+public partial class GatewayServerTests
+{
+    [Fact]
+    public async Task MakeServer_OnPortZero_BindsAFreePort_ServesAndLogsAccessLines()
+    {
+        await using var server = GatewayServer.MakeServer("127.0.0.1", 0, GatewayValidator.Wrap(Apps.Echo(Environ.PathInfo)));
+        var log = new StringWriter();
+        server.Log = log;
+        using var stop = new CancellationTokenSource();
+        var running = server.RunAsync(stop.Token);
+
+        Assert.True(server.Port > 0);
+        using var client = new HttpClient { BaseAddress = new Uri(server.Url) };
+        Assert.Equal("/hello/world", await client.GetStringAsync("/hello/world?x=1"));
+
+        stop.Cancel();
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var lines = log.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"Serving on http://127.0.0.1:{server.Port}", lines[0]);
+        Assert.Matches(AccessLine(), lines[1]);
+        Assert.EndsWith("\"GET /hello/world?x=1 HTTP/1.1\" 200 12", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MakeServer_ForLocalhostOnPortZero_Works()
+    {
+        await using var server = GatewayServer.MakeServer("localhost", 0, Apps.Echo(Environ.ServerName));
+        server.Log = TextWriter.Null;
+        using var client = new HttpClient();
+        Assert.Equal("127.0.0.1", await client.GetStringAsync($"http://127.0.0.1:{server.Port}/"));
+    }
+
+    [Fact]
+    public void MakeServer_RefusesBadArguments()
+    {
+        Assert.Throws<ArgumentNullException>(() => GatewayServer.MakeServer("127.0.0.1", 0, null!));
+        Assert.Throws<ArgumentOutOfRangeException>(() => GatewayServer.MakeServer("127.0.0.1", 70000, Apps.Echo("x")));
+    }
+
+    [GeneratedRegex("""^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4} \d{2}:\d{2}:\d{2}\] "GET .+ HTTP/1\.1" 200 \d+$""")]
+    private static partial Regex AccessLine();
+}
