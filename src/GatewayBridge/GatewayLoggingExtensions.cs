@@ -22,6 +22,9 @@ internal static partial class GatewayLoggingExtensions
     [LoggerMessage(6, LogLevel.Information, "The request body for {Path} is larger than the gateway's BufferBodyLimit of {Limit} bytes; answered 413.", EventName = "RequestBodyTooLarge")]
     public static partial void RequestBodyTooLarge(this ILogger logger, string path, long limit);
 
+    [LoggerMessage(7, LogLevel.Warning, "The request for {Path} timed out while the gateway app was answering; the app was stopped and its iterable disposed.", EventName = "RequestTimedOut")]
+    public static partial void RequestTimedOut(this ILogger logger, string path);
+
     [LoggerMessage(100, LogLevel.Warning, "{Line}", EventName = "WsgiErrors")]
     public static partial void AppErrorsLine(this ILogger logger, string line);
 }

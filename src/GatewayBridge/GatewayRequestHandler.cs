@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 
@@ -137,12 +138,12 @@ internal sealed class GatewayRequestHandler
             }
             else
             {
-                _logger.ClientDisconnected(context.Request.Path.Value ?? "");
+                EndCancelled(context);
             }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            _logger.ClientDisconnected(context.Request.Path.Value ?? "");
+            EndCancelled(context);
         }
         catch (Exception ex)
         {
@@ -160,6 +161,28 @@ internal sealed class GatewayRequestHandler
                 bytes.BytesSent = writer.BytesWritten;
             }
         }
+    }
+
+    // RequestAborted fires for a client that left, a host shutting down, and ASP.NET's request timeouts. Only a timeout
+    // leaves someone to answer: before the response starts, the cancellation goes up so the timeouts middleware sends
+    // its 504; after, the connection is aborted so the cut body cannot pass for a complete one.
+    private void EndCancelled(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "";
+        var timeout = context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken ?? CancellationToken.None;
+        if (!timeout.IsCancellationRequested)
+        {
+            _logger.ClientDisconnected(path);
+            return;
+        }
+
+        _logger.RequestTimedOut(path);
+        if (!context.Response.HasStarted)
+        {
+            throw new OperationCanceledException("The request timed out before the gateway app's response started.", timeout);
+        }
+
+        context.Abort();
     }
 
     // PEP 3333's close(): exactly once for each object, and never allowed to hide the response's own outcome.

@@ -1,0 +1,71 @@
+using System.Text;
+
+namespace GatewayBridge.Tests;
+
+public class GatewayFormTests
+{
+    private static Dictionary<string, object?> WithBody(string body, string contentType = "application/x-www-form-urlencoded")
+    {
+        var environ = new Dictionary<string, object?>
+        {
+            [Environ.ContentType] = contentType,
+            [Environ.Input] = new MemoryStream(Encoding.UTF8.GetBytes(body)),
+        };
+        GatewayUtil.SetupTestingDefaults(environ);
+        return environ;
+    }
+
+    [Theory]
+    [InlineData("a=1&a=2&b=3", "a", new[] { "1", "2" })]
+    [InlineData("name=J%C3%BCrgen+M%C3%BCller", "name", new[] { "Jürgen Müller" })]
+    [InlineData("q=a%2Bb+c", "q", new[] { "a+b c" })]
+    [InlineData("empty=&x=1", "empty", new[] { "" })]
+    [InlineData("bad=%zz", "bad", new[] { "%zz" })]
+    public void ParseQuery_DecodesAndKeepsRepeatedKeys(string query, string key, string[] values)
+    {
+        var environ = new Dictionary<string, object?> { [Environ.QueryString] = query };
+        Assert.Equal(values, GatewayForm.ParseQuery(environ)[key].ToArray());
+    }
+
+    [Fact]
+    public void ParseQuery_OfAnEmptyOrMissingQuery_IsEmpty()
+    {
+        Assert.Empty(GatewayForm.ParseQuery(new Dictionary<string, object?>()));
+        Assert.Empty(GatewayForm.ParseQuery(new Dictionary<string, object?> { [Environ.QueryString] = "" }));
+    }
+
+    [Fact]
+    public void ReadForm_ReadsAUrlencodedBody()
+    {
+        var form = GatewayForm.ReadForm(WithBody("name=alice&tag=a&tag=b+c", "application/x-www-form-urlencoded; charset=utf-8"));
+        Assert.Equal("alice", form["name"][0]);
+        Assert.Equal(new[] { "a", "b c" }, form["tag"].ToArray());
+    }
+
+    [Theory]
+    [InlineData("name=%4", "malformed percent escape")]
+    [InlineData("name=100%", "malformed percent escape")]
+    [InlineData("a=%GG", "malformed percent escape")]
+    public void ReadForm_RefusesMalformedEscapes(string body, string expected)
+    {
+        var error = Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody(body)));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadForm_RefusesOtherContentTypes()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody("{}", "application/json")));
+        Assert.Contains("application/json", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadForm_EnforcesItsLimits()
+    {
+        Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody("a=1&b=2&c=3"), new GatewayFormLimits { ValueCountLimit = 2 }));
+        Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody("a=123456"), new GatewayFormLimits { ValueLengthLimit = 3 }));
+        Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody("abcdef=1"), new GatewayFormLimits { KeyLengthLimit = 3 }));
+        var error = Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody(new string('x', 5000) + "=1"), new GatewayFormLimits { MaxBodyLength = 4096 }));
+        Assert.Contains("4096", error.Message, StringComparison.Ordinal);
+    }
+}
