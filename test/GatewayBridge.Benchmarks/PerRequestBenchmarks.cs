@@ -1,0 +1,77 @@
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GatewayBridge.Benchmarks;
+
+/// <summary>
+/// What one hello request costs in the bridge, piece by piece, beside a plain middleware answering the same bytes.
+/// Each operation gets a fresh DefaultHttpContext (the same cost on both sides).
+/// </summary>
+[MemoryDiagnoser]
+public class PerRequestBenchmarks
+{
+    private static readonly byte[] Hello = Encoding.UTF8.GetBytes("Hello, World!");
+    private static readonly (string, string)[] HelloHeaders = [("Content-Type", "text/plain")];
+    private GatewayRequestHandler _handler = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _handler = new GatewayRequestHandler(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", HelloHeaders);
+                return [Hello];
+            },
+            new GatewayOptions(),
+            NullLoggerFactory.Instance);
+    }
+
+    private static DefaultHttpContext NewContext()
+    {
+        var context = new DefaultHttpContext();
+        context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(Stream.Null));
+        var request = context.Request;
+        request.Method = "GET";
+        request.Scheme = "http";
+        request.Protocol = "HTTP/1.1";
+        request.Path = "/hello";
+        request.Headers.Host = "localhost:5000";
+        request.Headers.Accept = "*/*";
+        request.Headers.UserAgent = "wrk";
+        return context;
+    }
+
+    [Benchmark(Baseline = true, Description = "plain middleware: hello")]
+    public Task PlainHello()
+    {
+        var context = NewContext();
+        var response = context.Response;
+        response.StatusCode = 200;
+        response.ContentType = "text/plain";
+        response.ContentLength = Hello.Length;
+        return response.Body.WriteAsync(Hello).AsTask();
+    }
+
+    [Benchmark(Description = "gateway: build environ")]
+    public object BuildEnviron()
+    {
+        var context = NewContext();
+        return EnvironBuilder.Build(context, "", "/hello", Stream.Null, false, null);
+    }
+
+    [Benchmark(Description = "gateway: start_response")]
+    public object StartResponse()
+    {
+        var context = NewContext();
+        var state = new StartResponseState();
+        state.StartResponse("200 OK", HelloHeaders);
+        return context;
+    }
+
+    [Benchmark(Description = "gateway: hello end to end")]
+    public Task GatewayHello() => _handler.HandleAsync(NewContext(), "", "/hello");
+}

@@ -1,0 +1,12 @@
+using BenchmarkDotNet.Running;
+using GatewayBridge.Benchmarks;
+
+// micro: BenchmarkDotNet per-request costs.  serve <plain|gateway> <port>: a twin server for load.sh.
+if (args.Length >= 3 && args[0] == "serve")
+{
+    await LoadServer.RunAsync(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+    return 0;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length > 0 && args[0] == "micro" ? args[1..] : args);
+return 0;

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Load benchmark: twin Kestrel servers on loopback answering identical bytes, one with plain middleware and
+# one with gateway apps, measured alternately (A/B/A/B) with wrk: 1 thread, 16 connections.
+# Prints req/s for each side, the ratio gateway/plain, and bytes allocated per request by each server.
+# Bounded: 4 scenarios x (2 s warm-up + 4 runs x DURATION s, default 5): about two minutes in all.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION="${DURATION:-5}"
+CONNECTIONS="${CONNECTIONS:-16}"
+PLAIN_PORT=5101
+GATEWAY_PORT=5102
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)..." >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null
+fi
+
+dotnet build -c Release test/GatewayBridge.Benchmarks >/dev/null
+BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
+
+"$BIN" serve plain "$PLAIN_PORT" & PLAIN_PID=$!
+"$BIN" serve gateway "$GATEWAY_PORT" & GATEWAY_PID=$!
+WORK=$(mktemp -d)
+trap 'kill $PLAIN_PID $GATEWAY_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+for port in $PLAIN_PORT $GATEWAY_PORT; do
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/_alloc" >/dev/null && break; sleep 0.1; done
+done
+
+head -c 4096 /dev/zero | tr '\0' 'x' > "$WORK/body"
+cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = io.open("$WORK/body"):read("*a")
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+
+# Both sides must answer the same bytes, or the comparison means nothing.
+for path in /hello /stream /file; do
+  a=$(curl -s "http://127.0.0.1:$PLAIN_PORT$path" | sha256sum); b=$(curl -s "http://127.0.0.1:$GATEWAY_PORT$path" | sha256sum)
+  [ "$a" = "$b" ] || { echo "bodies differ for $path" >&2; exit 1; }
+done
+a=$(curl -s --data-binary @"$WORK/body" "http://127.0.0.1:$PLAIN_PORT/echo" | sha256sum)
+b=$(curl -s --data-binary @"$WORK/body" "http://127.0.0.1:$GATEWAY_PORT/echo" | sha256sum)
+[ "$a" = "$b" ] || { echo "bodies differ for /echo" >&2; exit 1; }
+
+alloc() { # the server's total allocated bytes; retried, since a port can be briefly busy after a run
+  local value=""
+  for _ in 1 2 3 4 5; do
+    value=$(curl -sf --max-time 5 "http://127.0.0.1:$1/_alloc" || true)
+    [ -n "$value" ] && break
+    sleep 0.5
+  done
+  [ -n "$value" ] || { echo "no allocation figure from port $1" >&2; exit 1; }
+  echo "$value"
+}
+
+run() { # seconds port path [lua] -> "reqs_per_sec bytes_per_request"
+  local seconds=$1 port=$2 path=$3 script=${4:-}
+  local before after out requests rps
+  before=$(alloc "$port")
+  if [ -n "$script" ]; then
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" -s "$script" "http://127.0.0.1:$port$path")
+  else
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" "http://127.0.0.1:$port$path")
+  fi
+  after=$(alloc "$port")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "errors: $out" >&2; fi
+  echo "$rps $(( (after - before) / requests ))"
+}
+
+printf '%-8s %12s %12s %7s %14s %14s\n' scenario plain_rps gateway_rps ratio plain_B/req gateway_B/req
+for scenario in hello echo stream file; do
+  path=/$scenario; lua=""
+  [ "$scenario" = echo ] && lua="$WORK/post.lua"
+  run 2 "$PLAIN_PORT" "$path" "$lua" >/dev/null   # JIT warm-up, not counted
+  run 2 "$GATEWAY_PORT" "$path" "$lua" >/dev/null
+  results=""
+  for round in 1 2; do
+    results+="$(run "$DURATION" "$PLAIN_PORT" "$path" "$lua") $(run "$DURATION" "$GATEWAY_PORT" "$path" "$lua")"$'\n'
+  done
+  awk -v s="$scenario" 'NF == 4 { p += $1; pa += $2; g += $3; ga += $4; n++ }
+    END { printf "%-8s %12.0f %12.0f %7.3f %14d %14d\n", s, p / n, g / n, g / p, pa / n, ga / n }' <<<"$results"
+done
