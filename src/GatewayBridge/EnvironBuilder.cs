@@ -231,6 +231,33 @@ internal static class HeaderKeys
 
     public static string For(string headerName)
     {
+        // Kestrel hands out the canonical spelling of common headers; a switch finds those without hashing.
+        var known = headerName switch
+        {
+            "Host" => "HTTP_HOST",
+            "Accept" => "HTTP_ACCEPT",
+            "Accept-Encoding" => "HTTP_ACCEPT_ENCODING",
+            "Accept-Language" => "HTTP_ACCEPT_LANGUAGE",
+            "User-Agent" => "HTTP_USER_AGENT",
+            "Connection" => "HTTP_CONNECTION",
+            "Cookie" => "HTTP_COOKIE",
+            "Referer" => "HTTP_REFERER",
+            "Origin" => "HTTP_ORIGIN",
+            "Authorization" => "HTTP_AUTHORIZATION",
+            "Cache-Control" => "HTTP_CACHE_CONTROL",
+            "If-None-Match" => "HTTP_IF_NONE_MATCH",
+            "If-Modified-Since" => "HTTP_IF_MODIFIED_SINCE",
+            "Upgrade-Insecure-Requests" => "HTTP_UPGRADE_INSECURE_REQUESTS",
+            "X-Forwarded-For" => "HTTP_X_FORWARDED_FOR",
+            "X-Forwarded-Proto" => "HTTP_X_FORWARDED_PROTO",
+            "X-Requested-With" => "HTTP_X_REQUESTED_WITH",
+            _ => null,
+        };
+        if (known is not null)
+        {
+            return known;
+        }
+
         if (Cache.TryGetValue(headerName, out var key))
         {
             return key;
