@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -7,6 +9,18 @@ namespace GatewayBridge;
 
 internal static class GatewayHandlerFactory
 {
+    // Lets tests and diagnostics find the handlers a host made without the bridge registering services.
+    private static readonly ConditionalWeakTable<IServiceProvider, List<GatewayRequestHandler>> Handlers = [];
+
+    public static IReadOnlyList<GatewayRequestHandler> HandlersOf(IServiceProvider services)
+    {
+        var list = Handlers.GetOrCreateValue(services);
+        lock (list)
+        {
+            return [.. list];
+        }
+    }
+
     // Needs nothing registered beyond what every host has; a bare IServiceProvider still works with no logging.
     public static GatewayRequestHandler Create(IServiceProvider services, GatewayApp gatewayApp, Action<GatewayOptions> configure)
     {
@@ -18,7 +32,21 @@ internal static class GatewayHandlerFactory
             gatewayApp = GatewayValidator.Wrap(gatewayApp);
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxInlineCalls, "GatewayOptions.MaxInlineCalls");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.WorkerThreads, 1, "GatewayOptions.WorkerThreads");
+        ArgumentOutOfRangeException.ThrowIfNegative(options.QueueLimit, "GatewayOptions.QueueLimit");
+
         var loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
-        return new GatewayRequestHandler(gatewayApp, options, loggerFactory);
+        var handler = new GatewayRequestHandler(gatewayApp, options, loggerFactory, services.GetService<IMeterFactory>());
+
+        var list = Handlers.GetOrCreateValue(services);
+        lock (list)
+        {
+            list.Add(handler);
+        }
+
+        // The worker threads end with the host.
+        services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(handler.Dispose);
+        return handler;
     }
 }

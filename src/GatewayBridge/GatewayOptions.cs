@@ -32,4 +32,23 @@ public sealed class GatewayOptions
     /// The default value is <see langword="null"/>.
     /// </summary>
     public bool? UseValidator { get; set; }
+
+    /// <summary>
+    /// How many calls into the app's own code (the app itself, each step of its iterable, its disposal) may run at
+    /// once on ASP.NET Core's shared thread pool. Further calls run on the bridge's worker threads, so an app that
+    /// blocks cannot starve the host's other endpoints. The default value is half the processor count, at least 1.
+    /// </summary>
+    public int MaxInlineCalls { get; set; } = Math.Max(1, Environment.ProcessorCount / 2);
+
+    /// <summary>
+    /// The most dedicated worker threads the bridge starts for app code that does not fit inline; they are started
+    /// only when needed. The default value is 64.
+    /// </summary>
+    public int WorkerThreads { get; set; } = 64;
+
+    /// <summary>
+    /// How many calls may wait for a worker thread. When the queue is full, new requests are answered
+    /// 503 with Retry-After before their body is read. The default value is 256.
+    /// </summary>
+    public int QueueLimit { get; set; } = 256;
 }

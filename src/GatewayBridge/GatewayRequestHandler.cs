@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using GatewayBridge.Scheduling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Timeouts;
@@ -10,7 +12,7 @@ namespace GatewayBridge;
 /// Runs one gateway app for a request: buffers the body, builds the environ, calls the app, pumps its body, and
 /// disposes what it returned. Shared by the middleware and the routed endpoint.
 /// </summary>
-internal sealed class GatewayRequestHandler
+internal sealed class GatewayRequestHandler : IDisposable
 {
     private static readonly string TempDirectory =
         Environment.GetEnvironmentVariable("ASPNETCORE_TEMP") is { Length: > 0 } temp ? temp : Path.GetTempPath();
@@ -19,18 +21,40 @@ internal sealed class GatewayRequestHandler
     private readonly GatewayOptions _options;
     private readonly ILogger _logger;
     private readonly Func<TextWriter> _errorsFactory;
+    private readonly GatewayMetrics _metrics;
+    private readonly GatewayWorkerPool _pool;
 
-    public GatewayRequestHandler(GatewayApp app, GatewayOptions options, ILoggerFactory loggerFactory)
+    public GatewayRequestHandler(GatewayApp app, GatewayOptions options, ILoggerFactory loggerFactory, IMeterFactory? meterFactory = null)
     {
         _app = app;
         _options = options;
         _logger = loggerFactory.CreateLogger("GatewayBridge.GatewayMiddleware");
         var errorsLogger = loggerFactory.CreateLogger(ErrorsTextWriter.Category);
         _errorsFactory = () => new ErrorsTextWriter(errorsLogger);
+        _metrics = new GatewayMetrics(meterFactory);
+        _pool = new GatewayWorkerPool(options.MaxInlineCalls, options.WorkerThreads, options.QueueLimit, _metrics);
+    }
+
+    internal GatewayWorkerPool Pool => _pool;
+
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _metrics.Dispose();
     }
 
     public Task HandleAsync(HttpContext context, string scriptName, string pathInfo)
     {
+        if (!_pool.HasRoom)
+        {
+            // Before the body is read: a full queue means the client should come back, not upload and wait.
+            _metrics.RejectedRequests.Add(1);
+            _logger.QueueFull(context.Request.Path.Value ?? "", _options.QueueLimit);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "1";
+            return Task.CompletedTask;
+        }
+
         if (HasBody(context))
         {
             return BufferBodyThenRunAsync(context, scriptName, pathInfo);
@@ -104,13 +128,31 @@ internal sealed class GatewayRequestHandler
     private async Task RunAsync(HttpContext context, GatewayEnvironment environ)
     {
         var state = new StartResponseState();
-        var writer = new ResponseBodyWriter(context, state, _logger);
+        var writer = new ResponseBodyWriter(context, state, _logger, _pool);
         IEnumerable<byte[]>? result = null;
         IEnumerator<byte[]>? enumerator = null;
         try
         {
-            result = _app(environ, state.StartResponse) ??
+            if (_pool.TryEnterInline())
+            {
+                try
+                {
+                    result = _app(environ, state.StartResponse);
+                }
+                finally
+                {
+                    _pool.ExitInline();
+                }
+            }
+            else
+            {
+                result = await CallOnWorkerAsync(environ, state, context.RequestAborted);
+            }
+
+            if (result is null)
+            {
                 throw new InvalidOperationException("The gateway app returned null instead of an iterable; return [] for an empty body.");
+            }
 
             if (!state.PendingWrites.IsEmpty && result is not IList<byte[]>)
             {
@@ -154,7 +196,7 @@ internal sealed class GatewayRequestHandler
         }
         finally
         {
-            Close(context, enumerator, result);
+            await CloseAsync(context, enumerator, result);
             environ.ErrorsWriter?.Flush();
             if (context.Features.Get<ResponseBytesFeature>() is { } bytes)
             {
@@ -185,20 +227,60 @@ internal sealed class GatewayRequestHandler
         context.Abort();
     }
 
-    // PEP 3333's close(): exactly once for each object, and never allowed to hide the response's own outcome.
-    private void Close(HttpContext context, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
+    // Kept out of RunAsync so that its closure is allocated only when a call goes to a worker.
+    private Task<IEnumerable<byte[]>> CallOnWorkerAsync(GatewayEnvironment environ, StartResponseState state, CancellationToken aborted) =>
+        _pool.RunAsync(static call => call.App(call.Environ, call.State.StartResponse), (App: _app, Environ: environ, State: state), aborted);
+
+    // PEP 3333's close(): exactly once for each object, and never allowed to hide the response's own outcome. It is
+    // app code (a generator's finally block may block), so it is scheduled like the rest, but it always runs.
+    private async ValueTask CloseAsync(HttpContext context, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
     {
+        var disposable = result as IDisposable;
+        if (ReferenceEquals(result, enumerator))
+        {
+            disposable = null;
+        }
+
+        if (enumerator is null && disposable is null)
+        {
+            return;
+        }
+
         try
         {
-            enumerator?.Dispose();
-            if (result is IDisposable disposable && !ReferenceEquals(result, enumerator))
+            if (_pool.TryEnterInline())
             {
-                disposable.Dispose();
+                try
+                {
+                    Dispose(enumerator, disposable);
+                }
+                finally
+                {
+                    _pool.ExitInline();
+                }
+            }
+            else
+            {
+                await _pool.RunAsync(static pair => Dispose(pair.Enumerator, pair.Disposable), (Enumerator: enumerator, Disposable: disposable), CancellationToken.None);
             }
         }
         catch (Exception ex)
         {
             _logger.GatewayAppCloseFailed(context.Request.Path.Value ?? "", ex);
         }
+    }
+
+    private static bool Dispose(IEnumerator<byte[]>? enumerator, IDisposable? disposable)
+    {
+        try
+        {
+            enumerator?.Dispose();
+        }
+        finally
+        {
+            disposable?.Dispose();
+        }
+
+        return true;
     }
 }

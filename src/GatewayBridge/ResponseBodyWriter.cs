@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using GatewayBridge.Scheduling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
@@ -18,14 +19,16 @@ internal sealed class ResponseBodyWriter
     private readonly StartResponseState _state;
     private readonly ILogger _logger;
     private readonly CancellationToken _aborted;
+    private readonly GatewayWorkerPool _pool;
     private bool _started;
     private bool _bodyAllowed;
     private long _written;
     private long? _limit;
     private bool _overflowLogged;
 
-    public ResponseBodyWriter(HttpContext context, StartResponseState state, ILogger logger)
+    public ResponseBodyWriter(HttpContext context, StartResponseState state, ILogger logger, GatewayWorkerPool pool)
     {
+        _pool = pool;
         _context = context;
         _state = state;
         _logger = logger;
@@ -67,7 +70,23 @@ internal sealed class ResponseBodyWriter
     {
         while (!ClientGone)
         {
-            var more = enumerator.MoveNext();
+            bool more;
+            if (_pool.TryEnterInline())
+            {
+                try
+                {
+                    more = enumerator.MoveNext();
+                }
+                finally
+                {
+                    _pool.ExitInline();
+                }
+            }
+            else
+            {
+                more = await _pool.RunAsync(static e => e.MoveNext(), enumerator, _aborted);
+            }
+
             if (!_state.PendingWrites.IsEmpty)
             {
                 await FlushPendingWritesAsync();

@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace GatewayBridge.Scheduling;
+
+/// <summary>
+/// Decides where gateway app code runs. Legacy apps block (a database call, a file, a sleep); run inline on
+/// ASP.NET Core's shared thread pool, a few dozen of them starve every endpoint of the host. So at most
+/// <c>MaxInlineCalls</c> calls run inline, where a fast app costs nothing extra, and the rest go to a bounded set
+/// of dedicated worker threads, which may block without hurting anyone else.
+/// </summary>
+internal sealed class GatewayWorkerPool : IDisposable
+{
+    private readonly int _maxInline;
+    private readonly int _maxWorkers;
+    private readonly int _queueLimit;
+    private readonly GatewayMetrics _metrics;
+    private readonly BlockingCollection<WorkItem> _queue = new(new ConcurrentQueue<WorkItem>());
+    private readonly CancellationTokenSource _stopping = new();
+    private int _inline;
+    private int _queued;
+    private int _workers;
+    private int _idle;
+
+    public GatewayWorkerPool(int maxInline, int maxWorkers, int queueLimit, GatewayMetrics metrics)
+    {
+        _maxInline = maxInline;
+        _maxWorkers = maxWorkers;
+        _queueLimit = queueLimit;
+        _metrics = metrics;
+    }
+
+    /// <summary>Whether a new request may be admitted: the queue has room (checked before its body is read).</summary>
+    public bool HasRoom => Volatile.Read(ref _queued) < _queueLimit;
+
+    public int Workers => Volatile.Read(ref _workers);
+
+    /// <summary>Takes an inline slot if one is free; the caller runs the app code itself and calls <see cref="ExitInline"/>.</summary>
+    public bool TryEnterInline()
+    {
+        var current = Volatile.Read(ref _inline);
+        while (current < _maxInline)
+        {
+            var seen = Interlocked.CompareExchange(ref _inline, current + 1, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+
+        return false;
+    }
+
+    public void ExitInline() => Interlocked.Decrement(ref _inline);
+
+    /// <summary>Runs <paramref name="work"/> on a worker thread; a call whose request is cancelled while it waits never runs.</summary>
+    public Task<TResult> RunAsync<TState, TResult>(Func<TState, TResult> work, TState state, CancellationToken cancellationToken)
+    {
+        var item = new WorkItem<TState, TResult>(work, state, cancellationToken);
+        Interlocked.Increment(ref _queued);
+        _metrics.QueuedCalls.Add(1);
+        _queue.Add(item, CancellationToken.None);
+        if (Volatile.Read(ref _idle) == 0)
+        {
+            TryAddWorker();
+        }
+
+        return item.Task;
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _queue.CompleteAdding();
+    }
+
+    private void TryAddWorker()
+    {
+        var count = Volatile.Read(ref _workers);
+        while (count < _maxWorkers)
+        {
+            var seen = Interlocked.CompareExchange(ref _workers, count + 1, count);
+            if (seen == count)
+            {
+                var thread = new Thread(WorkLoop) { IsBackground = true, Name = $"GatewayBridge worker {count + 1}" };
+                thread.Start();
+                return;
+            }
+
+            count = seen;
+        }
+    }
+
+    private void WorkLoop()
+    {
+        try
+        {
+            while (true)
+            {
+                Interlocked.Increment(ref _idle);
+                WorkItem item;
+                try
+                {
+                    item = _queue.Take(_stopping.Token);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _idle);
+                }
+
+                Interlocked.Decrement(ref _queued);
+                _metrics.QueuedCalls.Add(-1);
+                _metrics.QueueDuration.Record(Stopwatch.GetElapsedTime(item.Enqueued).TotalSeconds);
+                _metrics.BusyWorkers.Add(1);
+                try
+                {
+                    item.Execute();
+                }
+                finally
+                {
+                    _metrics.BusyWorkers.Add(-1);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (InvalidOperationException) when (_queue.IsAddingCompleted)
+        {
+        }
+    }
+
+    private abstract class WorkItem
+    {
+        public long Enqueued { get; } = Stopwatch.GetTimestamp();
+
+        public abstract void Execute();
+    }
+
+    private sealed class WorkItem<TState, TResult>(Func<TState, TResult> work, TState state, CancellationToken cancellationToken) : WorkItem
+    {
+        private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<TResult> Task => _completion.Task;
+
+        public override void Execute()
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                _completion.SetCanceled(cancellationToken);
+                return;
+            }
+
+            try
+            {
+                _completion.SetResult(work(state));
+            }
+            catch (Exception ex)
+            {
+                _completion.SetException(ex);
+            }
+        }
+    }
+}

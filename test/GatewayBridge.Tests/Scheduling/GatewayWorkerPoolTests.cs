@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using GatewayBridge.Scheduling;
+using GatewayBridge.Tests.Infrastructure;
+using static GatewayBridge.Tests.Infrastructure.Apps;
+
+namespace GatewayBridge.Tests.Scheduling;
+
+/// <summary>The worker pool with a small configuration: one worker, no inline calls, a short queue.</summary>
+public class GatewayWorkerPoolTests
+{
+    private static readonly (string, string)[] Text = [("Content-Type", "text/plain")];
+
+    /// <summary>An app whose calls block until the test lets them go, recording which ones ran.</summary>
+    private sealed class GatedApp
+    {
+        private readonly SemaphoreSlim _gate = new(0);
+
+        public ConcurrentQueue<string> Ran { get; } = new();
+
+        public ConcurrentQueue<int> ThreadIds { get; } = new();
+
+        public SemaphoreSlim Entered { get; } = new(0);
+
+        public void Release(int count = 1) => _gate.Release(count);
+
+        public IEnumerable<byte[]> Handle(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            Ran.Enqueue((string)environ[Environ.PathInfo]!);
+            ThreadIds.Enqueue(Environment.CurrentManagedThreadId);
+            Entered.Release();
+            _gate.Wait(TimeSpan.FromSeconds(20));
+            startResponse("200 OK", Text);
+            return [Bytes("done " + environ[Environ.PathInfo])];
+        }
+    }
+
+    private static Task<TestApp> StartAsync(GatedApp app, int queueLimit = 4) =>
+        TestApp.StartAsync(app.Handle, kestrel: true, options: o =>
+        {
+            o.MaxInlineCalls = 0;
+            o.WorkerThreads = 1;
+            o.QueueLimit = queueLimit;
+        });
+
+    [Fact]
+    public async Task CallsBeyondTheWorkers_WaitInTheQueue_AndRunInTurn()
+    {
+        var app = new GatedApp();
+        await using var host = await StartAsync(app);
+
+        var first = host.Client.GetStringAsync("/first");
+        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
+        var second = host.Client.GetStringAsync("/second");
+        await Task.Delay(200);
+        Assert.Equal(["/first"], app.Ran);
+
+        app.Release(2);
+        Assert.Equal("done /first", await first);
+        Assert.Equal("done /second", await second);
+        Assert.Equal(["/first", "/second"], app.Ran);
+        Assert.Single(app.ThreadIds.Distinct());
+        Assert.DoesNotContain(Environment.CurrentManagedThreadId, app.ThreadIds);
+    }
+
+    [Fact]
+    public async Task AFullQueue_Answers503WithRetryAfter_BeforeReadingTheBody()
+    {
+        var app = new GatedApp();
+        await using var host = await StartAsync(app, queueLimit: 1);
+
+        var busy = host.Client.GetStringAsync("/busy");
+        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
+        var queued = host.Client.GetStringAsync("/queued");
+        await WaitUntilAsync(() => !GetPool(host).HasRoom);
+
+        using var connection = host.Connect();
+        await connection.SendAsync("POST /rejected HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+        var response = await connection.ReadUntilAsync("\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 503", response, StringComparison.Ordinal);
+        Assert.Contains("Retry-After: 1", response, StringComparison.Ordinal);
+        app.Release(2);
+        await busy;
+        await queued;
+        Assert.DoesNotContain("/rejected", app.Ran);
+        Assert.NotEmpty(await host.Logs.WaitForAsync(e => e.EventId.Name == "QueueFull"));
+    }
+
+    [Fact]
+    public async Task AQueuedRequestWhoseClientLeft_NeverRuns()
+    {
+        var app = new GatedApp();
+        await using var host = await StartAsync(app);
+
+        var busy = host.Client.GetStringAsync("/busy");
+        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
+        using (var connection = host.Connect())
+        {
+            await connection.SendAsync("GET /abandoned HTTP/1.1\r\nHost: t\r\n\r\n");
+            await WaitUntilAsync(() => !GetPool(host).HasRoom || app.Ran.Count > 1, TimeSpan.FromMilliseconds(300));
+        }
+
+        await Task.Delay(300);
+        app.Release(2);
+        await busy;
+        var after = await host.Client.GetStringAsync("/after");
+
+        Assert.Equal("done /after", after);
+        Assert.Equal(["/busy", "/after"], app.Ran);
+    }
+
+    [Fact]
+    public async Task TheRequestCancellationToken_ReachesTheAppThroughTheEnviron()
+    {
+        var cancelled = new TaskCompletionSource<bool>();
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                var token = (CancellationToken)environ[Environ.RequestAborted]!;
+                cancelled.TrySetResult(token.WaitHandle.WaitOne(TimeSpan.FromSeconds(10)));
+                startResponse("200 OK", Text);
+                return [];
+            },
+            kestrel: true,
+            options: o => o.MaxInlineCalls = 0);
+
+        using (var connection = host.Connect())
+        {
+            await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+            await Task.Delay(200);
+        }
+
+        Assert.True(await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(15)));
+    }
+
+    [Fact]
+    public async Task Metrics_ReportBusyWorkersQueueLengthWaitAndRejections()
+    {
+        var measurements = new ConcurrentQueue<(string Name, double Value)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == GatewayMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => measurements.Enqueue((instrument.Name, value)));
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => measurements.Enqueue((instrument.Name, value)));
+        listener.Start();
+
+        var app = new GatedApp();
+        await using var host = await StartAsync(app, queueLimit: 1);
+        var busy = host.Client.GetStringAsync("/busy");
+        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
+        var queued = host.Client.GetStringAsync("/queued");
+        await WaitUntilAsync(() => !GetPool(host).HasRoom);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await host.Client.GetAsync("/rejected")).StatusCode);
+        await Task.Delay(100);
+        app.Release(2);
+        await busy;
+        await queued;
+
+        double Sum(string name) => measurements.Where(m => m.Name == name).Sum(m => m.Value);
+        Assert.Equal(0, Sum("gatewaybridge.busy_workers"));
+        Assert.Contains(measurements, m => m.Name == "gatewaybridge.busy_workers" && m.Value == 1);
+        Assert.Equal(0, Sum("gatewaybridge.queued_calls"));
+        Assert.True(measurements.Count(m => m.Name == "gatewaybridge.queued_calls" && m.Value == 1) >= 2);
+        Assert.Equal(1, Sum("gatewaybridge.rejected_requests"));
+        var waits = measurements.Where(m => m.Name == "gatewaybridge.queue.duration").Select(m => m.Value).ToList();
+        Assert.True(waits.Count >= 2);
+        Assert.True(waits.Max() >= 0.05, "the queued call waited for the busy worker");
+    }
+
+    [Fact]
+    public async Task InlineCalls_RunOnTheRequestThread_UpToTheLimit()
+    {
+        var threadNames = new ConcurrentQueue<string?>();
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                threadNames.Enqueue(Thread.CurrentThread.Name);
+                startResponse("200 OK", Text);
+                return [];
+            },
+            kestrel: true,
+            options: o => o.MaxInlineCalls = 4);
+
+        await host.Client.GetStringAsync("/");
+        Assert.DoesNotContain(threadNames, n => n?.StartsWith("GatewayBridge worker", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task IteratorSteps_AndDisposal_RunOnWorkers_WhenNothingMayRunInline()
+    {
+        var names = new ConcurrentQueue<string?>();
+        IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            try
+            {
+                names.Enqueue(Thread.CurrentThread.Name);
+                startResponse("200 OK", Text);
+                yield return Bytes("a");
+                names.Enqueue(Thread.CurrentThread.Name);
+                yield return Bytes("b");
+            }
+            finally
+            {
+                names.Enqueue(Thread.CurrentThread.Name);
+            }
+        }
+
+        await using var host = await TestApp.StartAsync(App, kestrel: true, options: o => o.MaxInlineCalls = 0);
+
+        Assert.Equal("ab", await host.Client.GetStringAsync("/"));
+        Assert.Equal(3, names.Count);
+        Assert.All(names, n => Assert.StartsWith("GatewayBridge worker", n, StringComparison.Ordinal));
+    }
+
+    private static GatewayWorkerPool GetPool(TestApp host) => GatewayHandlerFactory.HandlersOf(host.App.Services).Single().Pool;
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+    }
+}
