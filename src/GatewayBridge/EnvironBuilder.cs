@@ -24,7 +24,7 @@ internal static class EnvironBuilder
     {
         var request = context.Request;
         var connection = context.Connection;
-        var requestFeature = context.Features.Get<IHttpRequestFeature>();
+        var requestFeature = context.Features.Feature<IHttpRequestFeature>();
         var rawTarget = requestFeature?.RawTarget;
         var queryString = request.QueryString.Value ?? "";
         var requestHeaders = request.Headers;
@@ -68,7 +68,7 @@ internal static class EnvironBuilder
     // anonymous request.
     private static string? RemoteUser(HttpContext context)
     {
-        var user = context.Features.Get<IHttpAuthenticationFeature>()?.User;
+        var user = context.Features.Feature<IHttpAuthenticationFeature>()?.User;
         var identity = user?.Identity;
         return identity is { IsAuthenticated: true } ? identity.Name ?? "" : null;
     }

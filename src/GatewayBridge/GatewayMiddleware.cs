@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace GatewayBridge;
 
@@ -19,7 +20,7 @@ internal sealed class GatewayMiddleware
 
     public Task Invoke(HttpContext context)
     {
-        if (context.GetEndpoint()?.RequestDelegate is not null)
+        if (context.Features.Feature<IEndpointFeature>()?.Endpoint?.RequestDelegate is not null)
         {
             return _next(context);
         }

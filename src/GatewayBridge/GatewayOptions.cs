@@ -36,9 +36,10 @@ public sealed class GatewayOptions
     /// <summary>
     /// How many calls into the app's own code (the app itself, each step of its iterable, its disposal) may run at
     /// once on ASP.NET Core's shared thread pool. Further calls run on the bridge's worker threads, so an app that
-    /// blocks cannot starve the host's other endpoints. The default value is half the processor count, at least 1.
+    /// blocks cannot starve the host's other endpoints, and a fast app rarely leaves the request's thread.
+    /// The default value is the processor count.
     /// </summary>
-    public int MaxInlineCalls { get; set; } = Math.Max(1, Environment.ProcessorCount / 2);
+    public int MaxInlineCalls { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
     /// The most dedicated worker threads the bridge starts for app code that does not fit inline; they are started

@@ -72,7 +72,7 @@ internal sealed class GatewayRequestHandler : IDisposable
         }
 
         // Chunked uploads have no length; Kestrel knows whether the framing allows a body at all.
-        return context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
+        return context.Features.Feature<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
     }
 
     private GatewayEnvironment Build(HttpContext context, string scriptName, string pathInfo, Stream input) =>
@@ -198,7 +198,7 @@ internal sealed class GatewayRequestHandler : IDisposable
         {
             await CloseAsync(context, enumerator, result);
             environ.ErrorsWriter?.Flush();
-            if (context.Features.Get<ResponseBytesFeature>() is { } bytes)
+            if (context.Features.Feature<ResponseBytesFeature>() is { } bytes)
             {
                 bytes.BytesSent = writer.BytesWritten;
             }

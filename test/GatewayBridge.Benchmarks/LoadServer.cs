@@ -37,7 +37,17 @@ internal static class LoadServer
         }
         else
         {
-            app.UseGatewayApp((environ, startResponse) => Gateway(environ, startResponse, file));
+            // GATEWAY_MAX_INLINE lets the script compare scheduling settings; unset means the defaults.
+            var maxInline = Environment.GetEnvironmentVariable("GATEWAY_MAX_INLINE");
+            app.UseGatewayApp(
+                (environ, startResponse) => Gateway(environ, startResponse, file),
+                options =>
+                {
+                    if (int.TryParse(maxInline, out var value))
+                    {
+                        options.MaxInlineCalls = value;
+                    }
+                });
         }
 
         await app.RunAsync();

@@ -58,6 +58,9 @@ public class PerRequestBenchmarks
         return response.Body.WriteAsync(Hello).AsTask();
     }
 
+    [Benchmark(Description = "a fresh context alone")]
+    public object ContextOnly() => NewContext();
+
     [Benchmark(Description = "gateway: build environ")]
     public object BuildEnviron()
     {
