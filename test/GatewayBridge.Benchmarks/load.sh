@@ -5,6 +5,8 @@
 # Bounded: 24 s of warm-up, then 4 scenarios x ROUNDS x 2 runs x DURATION s (3 and 4 by default): about two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=common.sh
+. test/GatewayBridge.Benchmarks/common.sh
 
 DURATION="${DURATION:-4}"
 ROUNDS="${ROUNDS:-3}"
@@ -12,10 +14,7 @@ CONNECTIONS="${CONNECTIONS:-16}"
 PLAIN_PORT=5101
 GATEWAY_PORT=5102
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)..." >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null
-fi
+ensure_wrk
 
 dotnet build -c Release test/GatewayBridge.Benchmarks >/dev/null
 BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
@@ -33,16 +32,10 @@ fi
 WORK=$(mktemp -d)
 trap 'kill $PLAIN_PID $GATEWAY_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-for port in $PLAIN_PORT $GATEWAY_PORT; do
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/_alloc" >/dev/null && break; sleep 0.1; done
-done
+wait_for_server "$PLAIN_PORT"
+wait_for_server "$GATEWAY_PORT"
 
-head -c 4096 /dev/zero | tr '\0' 'x' > "$WORK/body"
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = io.open("$WORK/body"):read("*a")
-wrk.headers["Content-Type"] = "application/octet-stream"
-LUA
+make_post_script "$WORK"
 
 # Both sides must answer the same bytes, or the comparison means nothing.
 for path in /hello /stream /file; do

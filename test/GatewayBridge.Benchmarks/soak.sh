@@ -4,13 +4,13 @@
 # any error or non-2xx answer. Not part of the test run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=common.sh
+. test/GatewayBridge.Benchmarks/common.sh
 
 PORT=5151
 SECONDS_TOTAL="${SOAK_SECONDS:-30}"
 
-if ! command -v wrk >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null
-fi
+ensure_wrk
 
 dotnet build -c Release test/GatewayBridge.Benchmarks >/dev/null
 BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
@@ -18,14 +18,9 @@ BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
 DOTNET_GCDynamicAdaptationMode=1 "$BIN" serve gateway "$PORT" & SERVER=$!
 WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/_alloc" >/dev/null && break; sleep 0.1; done
+wait_for_server "$PORT"
 
-head -c 4096 /dev/zero | tr '\0' 'x' > "$WORK/body"
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = io.open("$WORK/body"):read("*a")
-wrk.headers["Content-Type"] = "application/octet-stream"
-LUA
+make_post_script "$WORK"
 
 rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status"; }
 echo "rss at start: $(rss) MB"
