@@ -50,6 +50,25 @@ internal sealed class ResponseBodyWriter
             total += (chunks[i] ?? throw NullChunk()).Length;
         }
 
+        if (!_started && chunks.Count == 1 && _state.PendingWrites.IsEmpty)
+        {
+            // The common case (one chunk, nothing written before): headers and body in one write and one flush.
+            ApplyHeaders(total);
+            var chunk = chunks[0];
+            if (_bodyAllowed && chunk.Length > 0 && (_limit is not long limit || chunk.Length <= limit))
+            {
+                _written = chunk.Length;
+                await _context.Response.BodyWriter.WriteAsync(chunk, _aborted);
+            }
+            else
+            {
+                await _context.Response.StartAsync(_aborted);
+                Write(chunk);
+            }
+
+            return;
+        }
+
         if (!_started)
         {
             await StartAsync(total);
@@ -191,6 +210,14 @@ internal sealed class ResponseBodyWriter
 
     private Task StartAsync(long? autoLength)
     {
+        ApplyHeaders(autoLength);
+        return _context.Response.StartAsync(_aborted);
+    }
+
+    // Puts the start_response state on the response without starting it, so that a single write can send the
+    // headers and the body together, as Kestrel does for a plain middleware's first write.
+    private void ApplyHeaders(long? autoLength)
+    {
         _state.MarkHeadersSent();
         _started = true;
 
@@ -224,8 +251,6 @@ internal sealed class ResponseBodyWriter
             response.ContentLength = length;
             _limit = length;
         }
-
-        return response.StartAsync(_aborted);
     }
 
     private void Write(ReadOnlySpan<byte> chunk)
