@@ -92,10 +92,11 @@ internal static class LoadServer
         switch ((string)environ[Environ.PathInfo]!)
         {
             case "/echo":
-                var body = new MemoryStream();
-                ((Stream)environ[Environ.Input]!).CopyTo(body);
+                // The PEP 3333 idiom: read(int(CONTENT_LENGTH)) into one buffer of that size.
+                var body = new byte[int.Parse((string)environ[Environ.ContentLength]!, System.Globalization.CultureInfo.InvariantCulture)];
+                ((Stream)environ[Environ.Input]!).ReadExactly(body);
                 startResponse("200 OK", Binary);
-                return [body.ToArray()];
+                return [body];
             case "/stream":
                 startResponse("200 OK", Binary);
                 return Stream();
