@@ -73,12 +73,6 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
     private readonly Func<TextWriter>? _errorsFactory;
     private TextWriter? _errorsWriter;
 
-    /// <summary>An environ with no keys at all, for tests and for <c>SetupTestingDefaults</c>-style callers.</summary>
-    public GatewayEnvironment()
-    {
-        _headers = [];
-    }
-
     public GatewayEnvironment(in GatewayRequestData request)
     {
         Set(Slot.RequestMethod, request.Method);

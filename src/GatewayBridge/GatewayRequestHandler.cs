@@ -133,21 +133,8 @@ internal sealed class GatewayRequestHandler : IDisposable
         IEnumerator<byte[]>? enumerator = null;
         try
         {
-            if (_pool.TryEnterInline())
-            {
-                try
-                {
-                    result = _app(environ, state.StartResponse);
-                }
-                finally
-                {
-                    _pool.ExitInline();
-                }
-            }
-            else
-            {
-                result = await CallOnWorkerAsync(environ, state, context.RequestAborted);
-            }
+            result = await _pool.InvokeAsync(
+                static call => call.App(call.Environ, call.State.StartResponse), (App: _app, Environ: environ, State: state), context.RequestAborted);
 
             if (result is null)
             {
@@ -211,7 +198,7 @@ internal sealed class GatewayRequestHandler : IDisposable
     private void EndCancelled(HttpContext context)
     {
         var path = context.Request.Path.Value ?? "";
-        var timeout = context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken ?? CancellationToken.None;
+        var timeout = context.Features.Feature<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken ?? CancellationToken.None;
         if (!timeout.IsCancellationRequested)
         {
             _logger.ClientDisconnected(path);
@@ -226,10 +213,6 @@ internal sealed class GatewayRequestHandler : IDisposable
 
         context.Abort();
     }
-
-    // Kept out of RunAsync so that its closure is allocated only when a call goes to a worker.
-    private Task<IEnumerable<byte[]>> CallOnWorkerAsync(GatewayEnvironment environ, StartResponseState state, CancellationToken aborted) =>
-        _pool.RunAsync(static call => call.App(call.Environ, call.State.StartResponse), (App: _app, Environ: environ, State: state), aborted);
 
     // PEP 3333's close(): exactly once for each object, and never allowed to hide the response's own outcome. It is
     // app code (a generator's finally block may block), so it is scheduled like the rest, but it always runs.
@@ -248,21 +231,7 @@ internal sealed class GatewayRequestHandler : IDisposable
 
         try
         {
-            if (_pool.TryEnterInline())
-            {
-                try
-                {
-                    Dispose(enumerator, disposable);
-                }
-                finally
-                {
-                    _pool.ExitInline();
-                }
-            }
-            else
-            {
-                await _pool.RunAsync(static pair => Dispose(pair.Enumerator, pair.Disposable), (Enumerator: enumerator, Disposable: disposable), CancellationToken.None);
-            }
+            await _pool.InvokeAsync(static pair => Dispose(pair.Enumerator, pair.Disposable), (Enumerator: enumerator, Disposable: disposable), CancellationToken.None);
         }
         catch (Exception ex)
         {

@@ -132,7 +132,7 @@ public sealed class GatewayServer : IAsyncDisposable, IDisposable
         finally
         {
             var request = context.Request;
-            var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } raw ? raw : request.Path + request.QueryString;
+            var target = context.Features.Feature<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } raw ? raw : request.Path + request.QueryString;
             var remote = context.Connection.RemoteIpAddress is { } ip ? EnvironFormat.Address(ip) : "-";
             var time = DateTime.Now.ToString("dd/MMM/yyyy HH:mm:ss", CultureInfo.InvariantCulture);
             var line = $"{remote} - - [{time}] \"{request.Method} {target} {request.Protocol}\" {context.Response.StatusCode} {bytes.BytesSent}";

@@ -89,23 +89,7 @@ internal sealed class ResponseBodyWriter
     {
         while (!ClientGone)
         {
-            bool more;
-            if (_pool.TryEnterInline())
-            {
-                try
-                {
-                    more = enumerator.MoveNext();
-                }
-                finally
-                {
-                    _pool.ExitInline();
-                }
-            }
-            else
-            {
-                more = await _pool.RunAsync(static e => e.MoveNext(), enumerator, _aborted);
-            }
-
+            var more = await _pool.InvokeAsync(static e => e.MoveNext(), enumerator, _aborted);
             if (!_state.PendingWrites.IsEmpty)
             {
                 await FlushPendingWritesAsync();

@@ -95,7 +95,7 @@ internal static class ResponseRules
             throw new ArgumentException("A response header has an empty name.", nameof(name));
         }
 
-        if (name.AsSpan().ContainsAnyExcept(TokenChars))
+        if (!IsToken(name))
         {
             throw new ArgumentException(
                 $"The response header name '{Printable(name)}' has a character that is not allowed in a header name (a space, a colon, a control character or a non-ASCII character).",
@@ -117,7 +117,7 @@ internal static class ResponseRules
 
     public static long ParseContentLength(string value)
     {
-        if (value.Length == 0 || !value.AsSpan().ContainsOnlyAsciiDigits() ||
+        if (!IsDigits(value) ||
             !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var length))
         {
             throw new ArgumentException(
@@ -128,7 +128,14 @@ internal static class ResponseRules
         return length;
     }
 
-    private static bool HasControlCharacter(string value)
+    /// <summary>Whether <paramref name="name"/> is a non-empty RFC 9110 token, as a header name must be.</summary>
+    public static bool IsToken(string name) => name.Length > 0 && !name.AsSpan().ContainsAnyExcept(TokenChars);
+
+    /// <summary>Whether <paramref name="value"/> is non-empty and all ASCII digits.</summary>
+    public static bool IsDigits(string? value) => !string.IsNullOrEmpty(value) && !value.AsSpan().ContainsAnyExceptInRange('0', '9');
+
+    /// <summary>Whether <paramref name="value"/> has a control character other than a tab (CR and LF among them).</summary>
+    public static bool HasControlCharacter(string value)
     {
         foreach (var c in value)
         {
@@ -140,8 +147,6 @@ internal static class ResponseRules
 
         return false;
     }
-
-    private static bool ContainsOnlyAsciiDigits(this ReadOnlySpan<char> span) => !span.ContainsAnyExceptInRange('0', '9');
 
     // Keeps CR/LF visible in error messages instead of breaking the log line the message ends up in.
     private static string Printable(string value) =>

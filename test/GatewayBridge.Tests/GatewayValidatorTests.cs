@@ -100,6 +100,7 @@ public class GatewayValidatorTests
         { "status.control-chars", (e, s) => { s("200 OK\n", TextHeaders); return []; } },
         { "headers.type", (e, s) => { s("200 OK", null!); return []; } },
         { "headers.name", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Bad Name", "x")]); return []; } },
+        { "headers.name", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("X(y)", "x")]); return []; } },
         { "headers.status", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Status", "200")]); return []; } },
         { "headers.value", (e, s) => { s("200 OK", [("Content-Type", "text/plain\r\nX: y")]); return []; } },
         { "headers.hop-by-hop", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")]); return []; } },

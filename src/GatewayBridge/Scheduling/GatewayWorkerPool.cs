@@ -35,8 +35,42 @@ internal sealed class GatewayWorkerPool : IDisposable
 
     public int Workers => Volatile.Read(ref _workers);
 
-    /// <summary>Takes an inline slot if one is free; the caller runs the app code itself and calls <see cref="ExitInline"/>.</summary>
-    public bool TryEnterInline()
+    /// <summary>
+    /// Runs app code: inline on the calling thread when a slot is free (a fast app never leaves the request's
+    /// thread), otherwise on a worker thread; a call whose request is cancelled while it waits never runs.
+    /// </summary>
+    public ValueTask<TResult> InvokeAsync<TState, TResult>(Func<TState, TResult> work, TState state, CancellationToken cancellationToken)
+    {
+        if (!TryEnterInline())
+        {
+            return new ValueTask<TResult>(RunOnWorkerAsync(work, state, cancellationToken));
+        }
+
+        try
+        {
+            return new ValueTask<TResult>(work(state));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inline);
+        }
+    }
+
+    private Task<TResult> RunOnWorkerAsync<TState, TResult>(Func<TState, TResult> work, TState state, CancellationToken cancellationToken)
+    {
+        var item = new WorkItem<TState, TResult>(work, state, cancellationToken);
+        Interlocked.Increment(ref _queued);
+        _metrics.QueuedCalls.Add(1);
+        _queue.Add(item, CancellationToken.None);
+        if (Volatile.Read(ref _idle) == 0)
+        {
+            TryAddWorker();
+        }
+
+        return item.Task;
+    }
+
+    private bool TryEnterInline()
     {
         var current = Volatile.Read(ref _inline);
         while (current < _maxInline)
@@ -51,23 +85,6 @@ internal sealed class GatewayWorkerPool : IDisposable
         }
 
         return false;
-    }
-
-    public void ExitInline() => Interlocked.Decrement(ref _inline);
-
-    /// <summary>Runs <paramref name="work"/> on a worker thread; a call whose request is cancelled while it waits never runs.</summary>
-    public Task<TResult> RunAsync<TState, TResult>(Func<TState, TResult> work, TState state, CancellationToken cancellationToken)
-    {
-        var item = new WorkItem<TState, TResult>(work, state, cancellationToken);
-        Interlocked.Increment(ref _queued);
-        _metrics.QueuedCalls.Add(1);
-        _queue.Add(item, CancellationToken.None);
-        if (Volatile.Read(ref _idle) == 0)
-        {
-            TryAddWorker();
-        }
-
-        return item.Task;
     }
 
     public void Dispose()

@@ -66,11 +66,9 @@ internal static class EnvironRules
 
         if (environ.TryGetValue(Environ.ContentLength, out var length))
         {
-            Rules.Check(IsDigits((string?)length), "environ.content-length", $"CONTENT_LENGTH '{length}' must be digits.");
+            Rules.Check(ResponseRules.IsDigits((string?)length), "environ.content-length", $"CONTENT_LENGTH '{length}' must be digits.");
         }
 
-        Rules.Check(IsDigits((string?)environ[Environ.ServerPort]), "environ.server-port", $"SERVER_PORT '{environ[Environ.ServerPort]}' must be digits.");
+        Rules.Check(ResponseRules.IsDigits((string?)environ[Environ.ServerPort]), "environ.server-port", $"SERVER_PORT '{environ[Environ.ServerPort]}' must be digits.");
     }
-
-    private static bool IsDigits(string? value) => !string.IsNullOrEmpty(value) && value.All(char.IsAsciiDigit);
 }

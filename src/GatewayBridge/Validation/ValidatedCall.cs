@@ -64,7 +64,7 @@ internal sealed class ValidatedCall
     {
         Rules.Check(status.Length >= 4 && char.IsAsciiDigit(status[0]) && char.IsAsciiDigit(status[1]) && char.IsAsciiDigit(status[2]) && status[3] == ' ', "status.format", $"the status '{status}' must be three digits, a space and a reason phrase, such as '200 OK'.");
         Rules.Check(status[0] != '0' && status[0] != '1', "status.code", $"the status '{status}' is not a final status (200 or above).");
-        Rules.Check(!status.Any(char.IsControl), "status.control-chars", $"the status has a control character.");
+        Rules.Check(!ResponseRules.HasControlCharacter(status), "status.control-chars", "the status has a control character.");
     }
 
     private static void CheckHeaders(IList<(string Name, string Value)> headers, int code)
@@ -73,14 +73,14 @@ internal sealed class ValidatedCall
         foreach (var (name, value) in headers)
         {
             Rules.Check(name is not null && value is not null, "headers.type", "a header has a null name or value.");
-            Rules.Check(name.Length > 0 && !name.Any(c => c <= ' ' || c == ':' || c >= 0x7F), "headers.name", $"the header name '{name}' must be a token: no spaces, colons or control characters.");
+            Rules.Check(ResponseRules.IsToken(name), "headers.name", $"the header name '{name}' must be a token: no spaces, colons, separators or control characters.");
             Rules.Check(!name.EndsWith('-') && !name.EndsWith('_'), "headers.name", $"the header name '{name}' must not end with '-' or '_'.");
             Rules.Check(!string.Equals(name, "Status", StringComparison.OrdinalIgnoreCase), "headers.status", "the 'Status' header cannot be used; the status is start_response's first argument.");
-            Rules.Check(!value.Any(c => (c < ' ' && c != '\t') || c == 0x7F), "headers.value", $"the value of header '{name}' has a control character (CR/LF would inject headers).");
+            Rules.Check(!ResponseRules.HasControlCharacter(value), "headers.value", $"the value of header '{name}' has a control character (CR/LF would inject headers).");
             Rules.Check(!GatewayUtil.IsHopByHop(name), "headers.hop-by-hop", $"'{name}' is a hop-by-hop header; only the server may send it.");
             if (string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                Rules.Check(value.Length > 0 && value.All(char.IsAsciiDigit), "headers.content-length", $"Content-Length '{value}' must be digits.");
+                Rules.Check(ResponseRules.IsDigits(value), "headers.content-length", $"Content-Length '{value}' must be digits.");
             }
 
             hasContentType |= string.Equals(name, "Content-Type", StringComparison.OrdinalIgnoreCase);

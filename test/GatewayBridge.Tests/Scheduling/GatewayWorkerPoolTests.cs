@@ -70,10 +70,7 @@ public class GatewayWorkerPoolTests
         var app = new GatedApp();
         await using var host = await StartAsync(app, queueLimit: 1);
 
-        var busy = host.Client.GetStringAsync("/busy");
-        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
-        var queued = host.Client.GetStringAsync("/queued");
-        await WaitUntilAsync(() => !GetPool(host).HasRoom);
+        var (busy, queued) = await FillQueueAsync(host, app);
 
         using var connection = host.Connect();
         await connection.SendAsync("POST /rejected HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
@@ -153,10 +150,7 @@ public class GatewayWorkerPoolTests
 
         var app = new GatedApp();
         await using var host = await StartAsync(app, queueLimit: 1);
-        var busy = host.Client.GetStringAsync("/busy");
-        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
-        var queued = host.Client.GetStringAsync("/queued");
-        await WaitUntilAsync(() => !GetPool(host).HasRoom);
+        var (busy, queued) = await FillQueueAsync(host, app);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await host.Client.GetAsync("/rejected")).StatusCode);
         await Task.Delay(100);
         app.Release(2);
@@ -217,6 +211,16 @@ public class GatewayWorkerPoolTests
         Assert.Equal("ab", await host.Client.GetStringAsync("/"));
         Assert.Equal(3, names.Count);
         Assert.All(names, n => Assert.StartsWith("GatewayBridge worker", n, StringComparison.Ordinal));
+    }
+
+    /// <summary>Occupies the one worker with /busy and the one queue place with /queued.</summary>
+    private static async Task<(Task<string> Busy, Task<string> Queued)> FillQueueAsync(TestApp host, GatedApp app)
+    {
+        var busy = host.Client.GetStringAsync("/busy");
+        Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
+        var queued = host.Client.GetStringAsync("/queued");
+        await WaitUntilAsync(() => !GetPool(host).HasRoom);
+        return (busy, queued);
     }
 
     private static GatewayWorkerPool GetPool(TestApp host) => GatewayHandlerFactory.HandlersOf(host.App.Services).Single().Pool;
