@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
@@ -20,15 +21,20 @@ internal static class EnvironBuilder
         string pathInfo,
         Stream input,
         bool allowUnderscoreHeaders,
-        Func<TextWriter>? errorsFactory)
+        Func<TextWriter>? errorsFactory,
+        CancellationToken requestAborted)
     {
-        var request = context.Request;
-        var connection = context.Connection;
-        var requestFeature = context.Features.Feature<IHttpRequestFeature>();
-        var rawTarget = requestFeature?.RawTarget;
-        var queryString = request.QueryString.Value ?? "";
+        // The request and connection features hold everything; reading them directly skips HttpRequest's per-property
+        // feature cache checks, which add up over two dozen values.
+        var features = context.Features;
+        var request = features.Feature<IHttpRequestFeature>() ??
+            throw new InvalidOperationException("The server provides no IHttpRequestFeature.");
+        var connection = features.Feature<IHttpConnectionFeature>();
+        var rawTarget = request.RawTarget;
         var requestHeaders = request.Headers;
         string? host = requestHeaders.Host;
+        var scheme = request.Scheme;
+        var isHttps = string.Equals(scheme, "https", StringComparison.OrdinalIgnoreCase);
 
         var fragment = rawTarget is null ? -1 : rawTarget.IndexOf('#', StringComparison.Ordinal);
         if (fragment >= 0)
@@ -41,24 +47,24 @@ internal static class EnvironBuilder
             Method = request.Method,
             ScriptName = scriptName,
             PathInfo = pathInfo,
-            QueryString = queryString,
-            ContentType = request.ContentType,
+            QueryString = request.QueryString ?? "",
+            ContentType = requestHeaders.ContentType,
             ContentLength = requestHeaders.TryGetValue(HeaderNames.ContentLength, out var contentLength) ? contentLength.ToString() : null,
             Host = host,
-            LocalAddress = connection.LocalIpAddress,
-            LocalPort = connection.LocalPort,
-            DefaultPort = request.IsHttps ? "443" : "80",
+            LocalAddress = connection?.LocalIpAddress,
+            LocalPort = connection?.LocalPort ?? 0,
+            DefaultPort = isHttps ? "443" : "80",
             Protocol = request.Protocol,
-            RemoteAddress = connection.RemoteIpAddress,
-            RemotePort = connection.RemotePort,
-            RemoteUser = RemoteUser(context),
-            RequestUri = string.IsNullOrEmpty(rawTarget) ? RebuildTarget(request) : rawTarget,
-            IsHttps = request.IsHttps,
-            Scheme = request.Scheme,
+            RemoteAddress = connection?.RemoteIpAddress,
+            RemotePort = connection?.RemotePort ?? 0,
+            RemoteUser = RemoteUser(features),
+            RequestUri = string.IsNullOrEmpty(rawTarget) ? RebuildTarget(context.Request) : rawTarget,
+            IsHttps = isHttps,
+            Scheme = scheme,
             Input = input,
             ErrorsFactory = errorsFactory,
             HttpContext = context,
-            RequestAborted = context.RequestAborted,
+            RequestAborted = requestAborted,
         };
         (data.Headers, data.HeaderCount) = CaptureHeaders(requestHeaders, allowUnderscoreHeaders);
         return new GatewayEnvironment(data);
@@ -66,9 +72,9 @@ internal static class EnvironBuilder
 
     // Reads the authentication feature directly: HttpContext.User would allocate an empty principal for every
     // anonymous request.
-    private static string? RemoteUser(HttpContext context)
+    private static string? RemoteUser(IFeatureCollection features)
     {
-        var user = context.Features.Feature<IHttpAuthenticationFeature>()?.User;
+        var user = features.Feature<IHttpAuthenticationFeature>()?.User;
         var identity = user?.Identity;
         return identity is { IsAuthenticated: true } ? identity.Name ?? "" : null;
     }
@@ -100,42 +106,67 @@ internal static class EnvironBuilder
             return ([], 0);
         }
 
+        // Copied out in one call: enumerating the server's header collection through the interface boxes an
+        // enumerator and costs two interface calls per header.
+        var pairs = ArrayPool<KeyValuePair<string, StringValues>>.Shared.Rent(count);
         var headers = new KeyValuePair<string, object?>[count];
         var n = 0;
-        foreach (var (name, values) in requestHeaders)
+        try
         {
-            if (name.Length == 0 || name[0] == ':' ||
-                string.Equals(name, HeaderNames.ContentType, StringComparison.OrdinalIgnoreCase) ||
-                string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+            requestHeaders.CopyTo(pairs, 0);
+            for (var i = 0; i < count; i++)
             {
-                continue;
-            }
-
-            if (name.Contains('_', StringComparison.Ordinal))
-            {
-                if (!allowUnderscoreHeaders)
+                var (name, values) = pairs[i];
+                if (name.Length == 0 || name[0] == ':' ||
+                    string.Equals(name, HeaderNames.ContentType, StringComparison.OrdinalIgnoreCase) ||
+                    string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
                 {
                     continue;
                 }
 
-                // X_Foo and X-Foo map to one key: keep both values rather than let one hide the other.
-                var key = HeaderKeys.For(name);
-                var value = JoinValues(name, values);
-                var existing = Array.FindIndex(headers, 0, n, h => h.Key == key);
-                if (existing >= 0)
+                if (name.Contains('_', StringComparison.Ordinal))
                 {
-                    headers[existing] = new(key, (string?)headers[existing].Value + "," + value);
+                    if (!allowUnderscoreHeaders)
+                    {
+                        continue;
+                    }
+
+                    // X_Foo and X-Foo map to one key: keep both values rather than let one hide the other.
+                    var key = HeaderKeys.For(name);
+                    var value = JoinValues(name, values);
+                    var existing = IndexOfKey(headers, n, key);
+                    if (existing >= 0)
+                    {
+                        headers[existing] = new(key, (string?)headers[existing].Value + "," + value);
+                        continue;
+                    }
+
+                    headers[n++] = new(key, value);
                     continue;
                 }
 
-                headers[n++] = new(key, value);
-                continue;
+                headers[n++] = new(HeaderKeys.For(name), JoinValues(name, values));
             }
-
-            headers[n++] = new(HeaderKeys.For(name), JoinValues(name, values));
+        }
+        finally
+        {
+            ArrayPool<KeyValuePair<string, StringValues>>.Shared.Return(pairs, clearArray: true);
         }
 
         return (headers, n);
+    }
+
+    private static int IndexOfKey(KeyValuePair<string, object?>[] headers, int count, string key)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (string.Equals(headers[i].Key, key, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static string JoinValues(string name, StringValues values)

@@ -54,6 +54,13 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
     private static readonly object BoxedFalse = false;
     private static readonly object BoxedVersion = (1, 0);
 
+    // Keys with the same value for every request (or made on first read): present from the start and stored in
+    // their slot only once read or replaced, so building an environ does not write them.
+    private const uint PresetSlots =
+        (1u << (int)Slot.Version) | (1u << (int)Slot.Errors) | (1u << (int)Slot.Multithread) |
+        (1u << (int)Slot.Multiprocess) | (1u << (int)Slot.RunOnce) | (1u << (int)Slot.FileWrapper) |
+        (1u << (int)Slot.InputTerminated) | (1u << (int)Slot.RequestAborted);
+
     private KnownSlots _slots;
     private uint _present;
     private uint _lazy;
@@ -75,6 +82,8 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
 
     public GatewayEnvironment(in GatewayRequestData request)
     {
+        _present = PresetSlots;
+        _lazy = PresetSlots;
         Set(Slot.RequestMethod, request.Method);
         Set(Slot.ScriptName, request.ScriptName);
         Set(Slot.PathInfo, request.PathInfo);
@@ -126,19 +135,11 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
             Set(Slot.Https, "on");
         }
 
-        Set(Slot.Version, BoxedVersion);
         Set(Slot.UrlScheme, request.Scheme);
         Set(Slot.Input, request.Input);
         _errorsFactory = request.ErrorsFactory;
-        SetLazy(Slot.Errors, null);
-        Set(Slot.Multithread, BoxedTrue);
-        Set(Slot.Multiprocess, BoxedFalse);
-        Set(Slot.RunOnce, BoxedFalse);
-        Set(Slot.FileWrapper, FileWrapper.Factory);
-        Set(Slot.InputTerminated, BoxedTrue);
         Set(Slot.HttpContext, request.HttpContext);
         _requestAborted = request.RequestAborted;
-        SetLazy(Slot.RequestAborted, null);
 
         _headers = request.Headers;
         _headerCount = request.HeaderCount;
@@ -412,6 +413,14 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
                 return _errorsWriter;
             case Slot.RequestAborted:
                 return _requestAborted;
+            case Slot.Version:
+                return BoxedVersion;
+            case Slot.Multithread or Slot.InputTerminated:
+                return BoxedTrue;
+            case Slot.Multiprocess or Slot.RunOnce:
+                return BoxedFalse;
+            case Slot.FileWrapper:
+                return FileWrapper.Factory;
             default:
                 throw new UnreachableException($"Slot {slot} is never lazy.");
         }

@@ -52,4 +52,7 @@ public sealed class GatewayOptions
     /// 503 with Retry-After before their body is read. The default value is 256.
     /// </summary>
     public int QueueLimit { get; set; } = 256;
+
+    // Set by GatewayServer, whose access log reports body bytes; other hosts skip the per-request feature lookup.
+    internal bool ReportBytesSent { get; set; }
 }

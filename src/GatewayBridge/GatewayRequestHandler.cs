@@ -55,12 +55,14 @@ internal sealed class GatewayRequestHandler : IDisposable
             return Task.CompletedTask;
         }
 
+        // Kestrel takes a lock on every read of RequestAborted, so one request reads it once.
+        var aborted = context.RequestAborted;
         if (HasBody(context))
         {
-            return BufferBodyThenRunAsync(context, scriptName, pathInfo);
+            return BufferBodyThenRunAsync(context, scriptName, pathInfo, aborted);
         }
 
-        return RunAsync(context, Build(context, scriptName, pathInfo, Stream.Null));
+        return RunAsync(context, Build(context, scriptName, pathInfo, Stream.Null, aborted), aborted);
     }
 
     private static bool HasBody(HttpContext context)
@@ -75,10 +77,10 @@ internal sealed class GatewayRequestHandler : IDisposable
         return context.Features.Feature<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
     }
 
-    private GatewayEnvironment Build(HttpContext context, string scriptName, string pathInfo, Stream input) =>
-        EnvironBuilder.Build(context, scriptName, pathInfo, input, _options.AllowUnderscoreHeaders, _errorsFactory);
+    private GatewayEnvironment Build(HttpContext context, string scriptName, string pathInfo, Stream input, CancellationToken aborted) =>
+        EnvironBuilder.Build(context, scriptName, pathInfo, input, _options.AllowUnderscoreHeaders, _errorsFactory, aborted);
 
-    private async Task BufferBodyThenRunAsync(HttpContext context, string scriptName, string pathInfo)
+    private async Task BufferBodyThenRunAsync(HttpContext context, string scriptName, string pathInfo, CancellationToken aborted)
     {
         var request = context.Request;
         if (request.ContentLength > _options.BufferBodyLimit)
@@ -94,23 +96,23 @@ internal sealed class GatewayRequestHandler : IDisposable
             try
             {
                 // Reading asynchronously up front is what lets the app Read synchronously: Kestrel forbids sync I/O.
-                await buffered.DrainAsync(context.RequestAborted);
+                await buffered.DrainAsync(aborted);
             }
-            catch (IOException ex) when (ex.GetType() == typeof(IOException) && _options.BufferBodyLimit is not null && !context.RequestAborted.IsCancellationRequested)
+            catch (IOException ex) when (ex.GetType() == typeof(IOException) && _options.BufferBodyLimit is not null && !aborted.IsCancellationRequested)
             {
                 // FileBufferingReadStream's "buffer limit exceeded" is a plain IOException; Kestrel's own read
                 // failures (bad framing, resets) are subclasses and keep their meaning.
                 RejectTooLarge(context);
                 return;
             }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
                 return;
             }
 
             buffered.Position = 0;
             request.Body = buffered;
-            await RunAsync(context, Build(context, scriptName, pathInfo, buffered));
+            await RunAsync(context, Build(context, scriptName, pathInfo, buffered, aborted), aborted);
         }
         finally
         {
@@ -125,40 +127,43 @@ internal sealed class GatewayRequestHandler : IDisposable
         context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
     }
 
-    private async Task RunAsync(HttpContext context, GatewayEnvironment environ)
+    private async Task RunAsync(HttpContext context, GatewayEnvironment environ, CancellationToken aborted)
     {
         var state = new StartResponseState();
-        var writer = new ResponseBodyWriter(context, state, _logger, _pool);
+        var writer = new ResponseBodyWriter(context, state, _logger, _pool, aborted);
         IEnumerable<byte[]>? result = null;
         IEnumerator<byte[]>? enumerator = null;
         try
         {
             result = await _pool.InvokeAsync(
-                static call => call.App(call.Environ, call.State.StartResponse), (App: _app, Environ: environ, State: state), context.RequestAborted);
+                static call => call.App(call.Environ, call.State.StartResponse), (App: _app, Environ: environ, State: state), aborted);
 
             if (result is null)
             {
                 throw new InvalidOperationException("The gateway app returned null instead of an iterable; return [] for an empty body.");
             }
 
-            if (!state.PendingWrites.IsEmpty && result is not IList<byte[]>)
+            if (result is IList<byte[]> list)
             {
-                // Bytes written before returning a lazy body go out before the app is asked for more.
-                await writer.FlushPendingWritesAsync();
+                await writer.WriteAllAsync(list);
             }
-
-            switch (result)
+            else
             {
-                case FileWrapper file:
+                if (!state.PendingWrites.IsEmpty)
+                {
+                    // Bytes written before returning a lazy body go out before the app is asked for more.
+                    await writer.FlushPendingWritesAsync();
+                }
+
+                if (result is FileWrapper file)
+                {
                     await writer.SendStreamAsync(file);
-                    break;
-                case IList<byte[]> list:
-                    await writer.WriteAllAsync(list);
-                    break;
-                default:
+                }
+                else
+                {
                     enumerator = result.GetEnumerator();
                     await writer.PumpAsync(enumerator);
-                    break;
+                }
             }
 
             if (!writer.ClientGone)
@@ -170,7 +175,7 @@ internal sealed class GatewayRequestHandler : IDisposable
                 EndCancelled(context);
             }
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             EndCancelled(context);
         }
@@ -185,7 +190,7 @@ internal sealed class GatewayRequestHandler : IDisposable
         {
             await CloseAsync(context, enumerator, result);
             environ.ErrorsWriter?.Flush();
-            if (context.Features.Feature<ResponseBytesFeature>() is { } bytes)
+            if (_options.ReportBytesSent && context.Features.Feature<ResponseBytesFeature>() is { } bytes)
             {
                 bytes.BytesSent = writer.BytesWritten;
             }
@@ -216,7 +221,7 @@ internal sealed class GatewayRequestHandler : IDisposable
 
     // PEP 3333's close(): exactly once for each object, and never allowed to hide the response's own outcome. It is
     // app code (a generator's finally block may block), so it is scheduled like the rest, but it always runs.
-    private async ValueTask CloseAsync(HttpContext context, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
+    private ValueTask CloseAsync(HttpContext context, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
     {
         var disposable = result as IDisposable;
         if (ReferenceEquals(result, enumerator))
@@ -224,11 +229,11 @@ internal sealed class GatewayRequestHandler : IDisposable
             disposable = null;
         }
 
-        if (enumerator is null && disposable is null)
-        {
-            return;
-        }
+        return enumerator is null && disposable is null ? default : DisposeAsync(context, enumerator, disposable);
+    }
 
+    private async ValueTask DisposeAsync(HttpContext context, IEnumerator<byte[]>? enumerator, IDisposable? disposable)
+    {
         try
         {
             await _pool.InvokeAsync(static pair => Dispose(pair.Enumerator, pair.Disposable), (Enumerator: enumerator, Disposable: disposable), CancellationToken.None);

@@ -61,7 +61,7 @@ public sealed class GatewayServer : IAsyncDisposable, IDisposable
 
         GatewayServer? server = null;
         web.Use((context, next) => server!.LogRequestAsync(context, next));
-        web.UseGatewayApp(app);
+        web.UseGatewayApp(app, static options => options.ReportBytesSent = true);
         web.StartAsync().GetAwaiter().GetResult();
 
         var bound = web.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

@@ -26,13 +26,13 @@ internal sealed class ResponseBodyWriter
     private long? _limit;
     private bool _overflowLogged;
 
-    public ResponseBodyWriter(HttpContext context, StartResponseState state, ILogger logger, GatewayWorkerPool pool)
+    public ResponseBodyWriter(HttpContext context, StartResponseState state, ILogger logger, GatewayWorkerPool pool, CancellationToken aborted)
     {
         _pool = pool;
         _context = context;
         _state = state;
         _logger = logger;
-        _aborted = context.RequestAborted;
+        _aborted = aborted;
     }
 
     /// <summary>The body bytes handed to Kestrel so far.</summary>
@@ -42,31 +42,45 @@ internal sealed class ResponseBodyWriter
     public bool ClientGone => _aborted.IsCancellationRequested;
 
     /// <summary>Sends a materialized body (a list or array): everything is known, so one flush is enough.</summary>
-    public async Task WriteAllAsync(IList<byte[]> chunks)
+    public ValueTask WriteAllAsync(IList<byte[]> chunks)
+    {
+        if (_started || chunks.Count != 1 || !_state.PendingWrites.IsEmpty)
+        {
+            return WriteManyAsync(chunks);
+        }
+
+        // The common case (one chunk, nothing written before): headers and body in one write and one flush, and no
+        // async state machine when Kestrel takes the bytes at once.
+        var chunk = chunks[0] ?? throw NullChunk();
+        ApplyHeaders(chunk.Length);
+        if (!_bodyAllowed || chunk.Length == 0 || (_limit is long limit && chunk.Length > limit))
+        {
+            return StartThenWriteAsync(chunk);
+        }
+
+        _written = chunk.Length;
+        var write = _context.Response.BodyWriter.WriteAsync(chunk, _aborted);
+        if (write.IsCompletedSuccessfully)
+        {
+            _ = write.Result;
+            return default;
+        }
+
+        return new ValueTask(write.AsTask());
+    }
+
+    private async ValueTask StartThenWriteAsync(byte[] chunk)
+    {
+        await _context.Response.StartAsync(_aborted);
+        Write(chunk);
+    }
+
+    private async ValueTask WriteManyAsync(IList<byte[]> chunks)
     {
         long total = _state.PendingWrites.Length;
         for (var i = 0; i < chunks.Count; i++)
         {
             total += (chunks[i] ?? throw NullChunk()).Length;
-        }
-
-        if (!_started && chunks.Count == 1 && _state.PendingWrites.IsEmpty)
-        {
-            // The common case (one chunk, nothing written before): headers and body in one write and one flush.
-            ApplyHeaders(total);
-            var chunk = chunks[0];
-            if (_bodyAllowed && chunk.Length > 0 && (_limit is not long limit || chunk.Length <= limit))
-            {
-                _written = chunk.Length;
-                await _context.Response.BodyWriter.WriteAsync(chunk, _aborted);
-            }
-            else
-            {
-                await _context.Response.StartAsync(_aborted);
-                Write(chunk);
-            }
-
-            return;
         }
 
         if (!_started)
@@ -160,7 +174,18 @@ internal sealed class ResponseBodyWriter
     /// than its Content-Length is logged; Kestrel then closes the connection after the bytes that were sent (an
     /// HttpContext.Abort here could discard them), so the client never waits for bytes that will not come.
     /// </summary>
-    public async Task CompleteAsync()
+    public Task CompleteAsync()
+    {
+        if (_started && _state.PendingWrites.IsEmpty)
+        {
+            CheckShortBody();
+            return Task.CompletedTask;
+        }
+
+        return FinishAsync();
+    }
+
+    private async Task FinishAsync()
     {
         if (!_state.PendingWrites.IsEmpty)
         {
@@ -173,6 +198,11 @@ internal sealed class ResponseBodyWriter
             await StartAsync(autoLength: 0);
         }
 
+        CheckShortBody();
+    }
+
+    private void CheckShortBody()
+    {
         if (_bodyAllowed && _limit is long limit && _written < limit && !ClientGone)
         {
             _logger.ContentLengthShort(_written, limit, _context.Request.Path.Value ?? "");

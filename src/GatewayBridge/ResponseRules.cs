@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace GatewayBridge;
 
@@ -31,6 +32,13 @@ internal static class ResponseRules
             throw new ArgumentException(
                 $"The status '{Printable(status)}' is informational (1xx); the final response of a gateway app must be 200 or above. Kestrel sends '100 Continue' itself.",
                 nameof(status));
+        }
+
+        // The usual phrase ("200 OK") is shared rather than cut out of the status again for every response.
+        var standard = ReasonPhrases.GetReasonPhrase(code);
+        if (status.AsSpan(4).SequenceEqual(standard))
+        {
+            return (code, standard);
         }
 
         var reason = status[4..];

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using GatewayBridge;
 using Microsoft.AspNetCore.Builder;
@@ -31,6 +32,23 @@ internal static class LoadServer
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
         app.Map("/_alloc", b => b.Run(c => c.Response.WriteAsync(GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture))));
+
+        // How many app calls waited for a worker thread instead of running inline: each such hand-off costs
+        // thread switches, so a load figure means little without it.
+        long queued = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "GatewayBridge" && instrument.Name == "gatewaybridge.queue.duration")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref queued));
+        listener.Start();
+        app.Map("/_queued", b => b.Run(c => c.Response.WriteAsync(Interlocked.Read(ref queued).ToString(System.Globalization.CultureInfo.InvariantCulture))));
         if (mode == "plain")
         {
             app.Run(context => Plain(context, file));

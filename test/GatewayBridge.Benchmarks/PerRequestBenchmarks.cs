@@ -65,7 +65,7 @@ public class PerRequestBenchmarks
     public object BuildEnviron()
     {
         var context = NewContext();
-        return EnvironBuilder.Build(context, "", "/hello", Stream.Null, false, null);
+        return EnvironBuilder.Build(context, "", "/hello", Stream.Null, false, null, context.RequestAborted);
     }
 
     [Benchmark(Description = "gateway: start_response")]

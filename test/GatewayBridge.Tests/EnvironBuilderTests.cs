@@ -8,7 +8,7 @@ namespace GatewayBridge.Tests;
 public class EnvironBuilderTests
 {
     private static GatewayEnvironment Build(DefaultHttpContext context, bool allowUnderscores = false, string scriptName = "", string? pathInfo = null) =>
-        EnvironBuilder.Build(context, scriptName, pathInfo ?? context.Request.Path.Value ?? "", Stream.Null, allowUnderscores, null);
+        EnvironBuilder.Build(context, scriptName, pathInfo ?? context.Request.Path.Value ?? "", Stream.Null, allowUnderscores, null, context.RequestAborted);
 
     private static DefaultHttpContext Context(Action<HttpRequest>? configure = null)
     {

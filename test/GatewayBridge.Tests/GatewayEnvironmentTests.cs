@@ -17,7 +17,7 @@ public class GatewayEnvironmentTests
         context.Request.Headers["Accept"] = "*/*";
         context.Request.Headers["X-A"] = "a";
         context.Connection.RemoteIpAddress = IPAddress.Loopback;
-        return EnvironBuilder.Build(context, "", "/p", Stream.Null, false, null);
+        return EnvironBuilder.Build(context, "", "/p", Stream.Null, false, null, context.RequestAborted);
     }
 
     [Fact]

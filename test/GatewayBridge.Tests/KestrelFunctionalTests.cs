@@ -246,6 +246,29 @@ public class KestrelFunctionalTests
     }
 
     [Fact]
+    public async Task RealSocket_CopiesKnownUnknownAndRepeatedHeaders()
+    {
+        Dictionary<string, object?>? seen = null;
+        await using var host = await TestApp.StartAsync(Capture(environ => seen = environ), kestrel: true, o => o.AllowUnderscoreHeaders = true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync(
+            "GET / HTTP/1.1\r\nHost: t\r\nAccept: */*\r\nX-Multi: a\r\nCookie: a=1\r\nX-Multi: b\r\n" +
+            "Cookie: b=2\r\nX-Some-Long-Custom-Name: v\r\nX-Dup: dash\r\nX_Dup: underscore\r\nConnection: close\r\n\r\n");
+        await connection.ReadToCloseAsync();
+
+        Assert.NotNull(seen);
+        Assert.Equal("t", seen["HTTP_HOST"]);
+        Assert.Equal("*/*", seen["HTTP_ACCEPT"]);
+        Assert.Equal("a,b", seen["HTTP_X_MULTI"]);
+        Assert.Equal("a=1; b=2", seen["HTTP_COOKIE"]);
+        Assert.Equal("v", seen["HTTP_X_SOME_LONG_CUSTOM_NAME"]);
+        Assert.Equal("close", seen["HTTP_CONNECTION"]);
+        Assert.Equal("dash,underscore", seen["HTTP_X_DUP"]);
+        Assert.Equal(7, seen.Keys.Count(k => k.StartsWith("HTTP_", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task RealSocket_FillsRawTargetPeerAndServerKeys()
     {
         await using var host = await TestApp.StartAsync(

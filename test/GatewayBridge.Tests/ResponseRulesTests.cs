@@ -6,6 +6,8 @@ public class ResponseRulesTests
     [InlineData("200 OK", 200, "OK")]
     [InlineData("404 Not Found", 404, "Not Found")]
     [InlineData("299 My Own Reason", 299, "My Own Reason")]
+    [InlineData("200 ok", 200, "ok")]
+    [InlineData("200 OK ", 200, "OK ")]
     [InlineData("500 ", 500, "")]
     public void ParseStatus_AcceptsCodeSpaceReason(string status, int code, string reason)
     {
