@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Load benchmark: twin Kestrel servers on loopback answering identical bytes, one with plain middleware and
-# one with gateway apps, measured alternately (A/B/A/B) with wrk: 1 thread, 16 connections.
-# Prints req/s for each side, the ratio gateway/plain, and bytes allocated per request by each server.
-# Bounded: 24 s of warm-up, then 4 scenarios x ROUNDS x 2 runs x DURATION s (3 and 4 by default): about two minutes.
+# one with gateway apps, measured alternately (A/B, B/A, ...) with wrk: 1 thread, 16 connections.
+# Prints req/s for each side, the ratio gateway/plain, bytes allocated and server CPU time per request on each side.
+# Bounded: 24 s of warm-up, then 4 scenarios x ROUNDS x 2 runs x DURATION s (6 and 2 by default): about two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh
 . test/GatewayBridge.Benchmarks/common.sh
 
-DURATION="${DURATION:-4}"
-ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-2}"
+ROUNDS="${ROUNDS:-6}"
 CONNECTIONS="${CONNECTIONS:-16}"
 PLAIN_PORT=5101
 GATEWAY_PORT=5102
@@ -57,20 +57,26 @@ alloc() { # the server's total allocated bytes; retried, since a port can be bri
   echo "$value"
 }
 
-run() { # seconds port path [lua] -> "reqs_per_sec bytes_per_request"
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # the server's user + system CPU time so far
+
+run() { # seconds port path [lua] -> "reqs_per_sec bytes_per_request cpu_microseconds_per_request"
   local seconds=$1 port=$2 path=$3 script=${4:-}
-  local before after out requests rps
+  local before after out requests rps pid cpu_before cpu_after
+  pid=$PLAIN_PID; [ "$port" = "$GATEWAY_PORT" ] && pid=$GATEWAY_PID
   before=$(alloc "$port")
+  cpu_before=$(cpu_ticks "$pid")
   if [ -n "$script" ]; then
     out=$("${WRK_CPUS[@]}" wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" -s "$script" "http://127.0.0.1:$port$path")
   else
     out=$("${WRK_CPUS[@]}" wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" "http://127.0.0.1:$port$path")
   fi
+  cpu_after=$(cpu_ticks "$pid")
   after=$(alloc "$port")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "errors: $out" >&2; fi
-  echo "$rps $(( (after - before) / requests ))"
+  echo "$rps $(( (after - before) / requests )) $(awk -v t=$((cpu_after - cpu_before)) -v hz="$TICK" -v n="$requests" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
 }
 
 # Warm-up, not counted: tiered compilation (with PGO) needs many calls and spare CPU to reach its final code;
@@ -81,14 +87,27 @@ for scenario in hello echo stream file; do
   run 3 "$GATEWAY_PORT" "/$scenario" "$lua" >/dev/null
 done
 
-printf '%-8s %12s %12s %7s %14s %14s\n' scenario plain_rps gateway_rps ratio plain_B/req gateway_B/req
+# Each round measures both sides back to back (in turn first, so neither always gets the warmer machine) and the
+# ratios are the median over rounds: this virtual machine's speed drifts by 20-30% within a minute, and a pair
+# taken seconds apart shares that drift. cpu_ratio is plain's server CPU time per request over the gateway's.
+printf '%-8s %11s %11s %6s %12s %12s %10s %10s %9s\n' scenario plain_rps gateway_rps ratio plain_B/req gateway_B/req plain_us gateway_us cpu_ratio
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+queued_before=$(curl -sf "http://127.0.0.1:$GATEWAY_PORT/_queued")
 for scenario in hello echo stream file; do
   path=/$scenario; lua=""
   [ "$scenario" = echo ] && lua="$WORK/post.lua"
   results=""
-  for _ in $(seq 1 "$ROUNDS"); do
-    results+="$(run "$DURATION" "$PLAIN_PORT" "$path" "$lua") $(run "$DURATION" "$GATEWAY_PORT" "$path" "$lua")"$'\n'
+  for round in $(seq 1 "$ROUNDS"); do
+    if (( round % 2 )); then
+      plain=$(run "$DURATION" "$PLAIN_PORT" "$path" "$lua"); gateway=$(run "$DURATION" "$GATEWAY_PORT" "$path" "$lua")
+    else
+      gateway=$(run "$DURATION" "$GATEWAY_PORT" "$path" "$lua"); plain=$(run "$DURATION" "$PLAIN_PORT" "$path" "$lua")
+    fi
+    results+="$plain $gateway"$'\n'
   done
-  awk -v s="$scenario" 'NF == 4 { p += $1; pa += $2; g += $3; ga += $4; n++ }
-    END { printf "%-8s %12.0f %12.0f %7.3f %14d %14d\n", s, p / n, g / n, g / p, pa / n, ga / n }' <<<"$results"
+  ratio=$(awk 'NF == 6 { print $4 / $1 }' <<<"$results" | median)
+  cpu_ratio=$(awk 'NF == 6 { print $3 / $6 }' <<<"$results" | median)
+  awk -v s="$scenario" -v r="$ratio" -v c="$cpu_ratio" 'NF == 6 { p += $1; pa += $2; pc += $3; g += $4; ga += $5; gc += $6; n++ }
+    END { printf "%-8s %11.0f %11.0f %6.3f %12d %12d %10.2f %10.2f %9.3f\n", s, p / n, g / n, r, pa / n, ga / n, pc / n, gc / n, c }' <<<"$results"
 done
+echo "gateway app calls that waited for a worker thread: $(( $(curl -sf "http://127.0.0.1:$GATEWAY_PORT/_queued") - queued_before ))"
