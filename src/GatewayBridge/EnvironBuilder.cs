@@ -134,7 +134,7 @@ internal static class EnvironBuilder
                     // X_Foo and X-Foo map to one key: keep both values rather than let one hide the other.
                     var key = HeaderKeys.For(name);
                     var value = JoinValues(name, values);
-                    var existing = IndexOfKey(headers, n, key);
+                    var existing = Array.FindIndex(headers, 0, n, h => h.Key == key);
                     if (existing >= 0)
                     {
                         headers[existing] = new(key, (string?)headers[existing].Value + "," + value);
@@ -154,19 +154,6 @@ internal static class EnvironBuilder
         }
 
         return (headers, n);
-    }
-
-    private static int IndexOfKey(KeyValuePair<string, object?>[] headers, int count, string key)
-    {
-        for (var i = 0; i < count; i++)
-        {
-            if (string.Equals(headers[i].Key, key, StringComparison.Ordinal))
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     private static string JoinValues(string name, StringValues values)

@@ -229,10 +229,10 @@ internal sealed class GatewayRequestHandler : IDisposable
             disposable = null;
         }
 
-        return enumerator is null && disposable is null ? default : DisposeAsync(context, enumerator, disposable);
+        return enumerator is null && disposable is null ? default : DisposeResultAsync(context, enumerator, disposable);
     }
 
-    private async ValueTask DisposeAsync(HttpContext context, IEnumerator<byte[]>? enumerator, IDisposable? disposable)
+    private async ValueTask DisposeResultAsync(HttpContext context, IEnumerator<byte[]>? enumerator, IDisposable? disposable)
     {
         try
         {
