@@ -215,7 +215,7 @@ public class ProductionHostTests
                 {
                     startResponse("200 OK", [("Content-Type", "text/plain")]);
                     return body;
-                }).WithRequestTimeout(TimeSpan.FromMilliseconds(400));
+                }).WithRequestTimeout(TimeSpan.FromSeconds(1)); // long enough for the first tick on a slow, cold CI machine
             },
             kestrel: true,
             configure: builder => builder.Services.AddRequestTimeouts());
