@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,18 +8,6 @@ namespace GatewayBridge;
 
 internal static class GatewayHandlerFactory
 {
-    // Lets tests and diagnostics find the handlers a host made without the bridge registering services.
-    private static readonly ConditionalWeakTable<IServiceProvider, List<GatewayRequestHandler>> Handlers = [];
-
-    public static IReadOnlyList<GatewayRequestHandler> HandlersOf(IServiceProvider services)
-    {
-        var list = Handlers.GetOrCreateValue(services);
-        lock (list)
-        {
-            return [.. list];
-        }
-    }
-
     // Needs nothing registered beyond what every host has; a bare IServiceProvider still works with no logging.
     public static GatewayRequestHandler Create(IServiceProvider services, GatewayApp gatewayApp, Action<GatewayOptions> configure)
     {
@@ -38,12 +25,6 @@ internal static class GatewayHandlerFactory
 
         var loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
         var handler = new GatewayRequestHandler(gatewayApp, options, loggerFactory, services.GetService<IMeterFactory>());
-
-        var list = Handlers.GetOrCreateValue(services);
-        lock (list)
-        {
-            list.Add(handler);
-        }
 
         // The worker threads end with the host.
         services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(handler.Dispose);

@@ -35,8 +35,6 @@ internal sealed class GatewayRequestHandler : IDisposable
         _pool = new GatewayWorkerPool(options.MaxInlineCalls, options.WorkerThreads, options.QueueLimit, _metrics);
     }
 
-    internal GatewayWorkerPool Pool => _pool;
-
     public void Dispose()
     {
         _pool.Dispose();

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Net;
-using GatewayBridge.Scheduling;
 using GatewayBridge.Tests.Infrastructure;
 using static GatewayBridge.Tests.Infrastructure.Apps;
 
@@ -69,8 +67,8 @@ public class GatewayWorkerPoolTests
     {
         var app = new GatedApp();
         await using var host = await StartAsync(app, queueLimit: 1);
-
-        var (busy, queued) = await FillQueueAsync(host, app);
+        using var meters = new HostMeasurements(host.App.Services);
+        var (busy, queued) = await FillQueueAsync(host, app, meters);
 
         using var connection = host.Connect();
         await connection.SendAsync("POST /rejected HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
@@ -90,6 +88,7 @@ public class GatewayWorkerPoolTests
     {
         var app = new GatedApp();
         await using var host = await StartAsync(app, queueLimit: 1);
+        using var meters = new HostMeasurements(host.App.Services);
 
         var busy = host.Client.GetStringAsync("/busy");
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -98,8 +97,7 @@ public class GatewayWorkerPoolTests
             await connection.SendAsync("GET /abandoned HTTP/1.1\r\nHost: t\r\n\r\n");
 
             // With room for one, a full queue means /abandoned is in it: the client leaves only then.
-            await WaitUntilAsync(() => !GetPool(host).HasRoom);
-            Assert.False(GetPool(host).HasRoom);
+            Assert.True(await WaitUntilAsync(() => meters.Sum(QueuedCalls) == 1));
         }
 
         await Task.Delay(300);
@@ -143,35 +141,23 @@ public class GatewayWorkerPoolTests
     [Fact]
     public async Task Metrics_ReportBusyWorkersQueueLengthWaitAndRejections()
     {
-        var measurements = new ConcurrentQueue<(string Name, double Value)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == GatewayMetrics.MeterName)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => measurements.Enqueue((instrument.Name, value)));
-        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => measurements.Enqueue((instrument.Name, value)));
-        listener.Start();
-
         var app = new GatedApp();
         await using var host = await StartAsync(app, queueLimit: 1);
-        var (busy, queued) = await FillQueueAsync(host, app);
+        using var meters = new HostMeasurements(host.App.Services);
+        var (busy, queued) = await FillQueueAsync(host, app, meters);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await host.Client.GetAsync("/rejected")).StatusCode);
         await Task.Delay(100);
         app.Release(2);
         await busy;
         await queued;
 
-        double Sum(string name) => measurements.Where(m => m.Name == name).Sum(m => m.Value);
-        Assert.Equal(0, Sum("gatewaybridge.busy_workers"));
-        Assert.Contains(measurements, m => m.Name == "gatewaybridge.busy_workers" && m.Value == 1);
-        Assert.Equal(0, Sum("gatewaybridge.queued_calls"));
-        Assert.True(measurements.Count(m => m.Name == "gatewaybridge.queued_calls" && m.Value == 1) >= 2);
-        Assert.Equal(1, Sum("gatewaybridge.rejected_requests"));
-        var waits = measurements.Where(m => m.Name == "gatewaybridge.queue.duration").Select(m => m.Value).ToList();
+        // A worker counts itself idle just after the response it produced is on its way.
+        Assert.True(await WaitUntilAsync(() => meters.Sum("gatewaybridge.busy_workers") == 0));
+        Assert.Contains(meters.All, m => m.Name == "gatewaybridge.busy_workers" && m.Value == 1);
+        Assert.Equal(0, meters.Sum(QueuedCalls));
+        Assert.True(meters.All.Count(m => m.Name == QueuedCalls && m.Value == 1) >= 2);
+        Assert.Equal(1, meters.Sum("gatewaybridge.rejected_requests"));
+        var waits = meters.All.Where(m => m.Name == "gatewaybridge.queue.duration").Select(m => m.Value).ToList();
         Assert.True(waits.Count >= 2);
         Assert.True(waits.Max() >= 0.05, "the queued call waited for the busy worker");
     }
@@ -222,23 +208,30 @@ public class GatewayWorkerPoolTests
     }
 
     /// <summary>Occupies the one worker with /busy and the one queue place with /queued.</summary>
-    private static async Task<(Task<string> Busy, Task<string> Queued)> FillQueueAsync(TestApp host, GatedApp app)
+    private static async Task<(Task<string> Busy, Task<string> Queued)> FillQueueAsync(TestApp host, GatedApp app, HostMeasurements meters)
     {
         var busy = host.Client.GetStringAsync("/busy");
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
         var queued = host.Client.GetStringAsync("/queued");
-        await WaitUntilAsync(() => !GetPool(host).HasRoom);
+        Assert.True(await WaitUntilAsync(() => meters.Sum(QueuedCalls) == 1));
         return (busy, queued);
     }
 
-    private static GatewayWorkerPool GetPool(TestApp host) => GatewayHandlerFactory.HandlersOf(host.App.Services).Single().Pool;
+    private const string QueuedCalls = "gatewaybridge.queued_calls";
 
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
+    private static async Task<bool> WaitUntilAsync(Func<bool> condition)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
-        while (!condition() && DateTime.UtcNow < deadline)
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition())
         {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
             await Task.Delay(20);
         }
+
+        return true;
     }
 }
