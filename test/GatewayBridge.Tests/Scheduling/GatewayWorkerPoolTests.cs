@@ -151,7 +151,10 @@ public class GatewayWorkerPoolTests
         await busy;
         await queued;
 
-        // A worker counts itself idle just after the response it produced is on its way.
+        // The client has its responses before the server is done: the validator's iterable is still to be closed,
+        // on a worker. A graceful stop waits for every request to finish; a worker then counts itself idle just
+        // after the last call it ran returns.
+        await host.App.StopAsync();
         Assert.True(await WaitUntilAsync(() => meters.Sum("gatewaybridge.busy_workers") == 0));
         Assert.Contains(meters.All, m => m.Name == "gatewaybridge.busy_workers" && m.Value == 1);
         Assert.Equal(0, meters.Sum(QueuedCalls));
