@@ -25,7 +25,9 @@ internal static partial class GatewayLoggingExtensions
     [LoggerMessage(7, LogLevel.Warning, "The request for {Path} timed out while the gateway app was answering; the app was stopped and its iterable disposed.", EventName = "RequestTimedOut")]
     public static partial void RequestTimedOut(this ILogger logger, string path);
 
-    [LoggerMessage(8, LogLevel.Warning, "The gateway's worker queue is full ({QueueLimit} calls waiting); answered 503 to {Path}.", EventName = "QueueFull")]
+    // Debug, as ASP.NET Core's rate limiter logs its rejections: in an overload every request would add a Warning
+    // line just when the host can least afford it. The gatewaybridge.rejected_requests counter carries the count.
+    [LoggerMessage(8, LogLevel.Debug, "The gateway's worker queue is full ({QueueLimit} calls waiting); answered 503 to {Path}.", EventName = "QueueFull")]
     public static partial void QueueFull(this ILogger logger, string path, int queueLimit);
 
     [LoggerMessage(100, LogLevel.Warning, "{Line}", EventName = "WsgiErrors")]
