@@ -1,154 +1,55 @@
 using System.Collections;
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
-using System.Net;
-using System.Numerics;
-using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http;
 
 namespace GatewayBridge;
 
 /// <summary>
-/// The per-request <c>environ</c>: a complete, mutable <see cref="IDictionary{TKey, TValue}"/> that keeps the keys
-/// every request has in fixed slots and the request headers in one array, so that building it costs a few
-/// allocations instead of dozens of dictionary inserts (the way Katana's CallEnvironment works).
+/// The per-request <c>environ</c>: a complete, mutable <see cref="IDictionary{TKey, TValue}"/> that reads each
+/// key of <see cref="EnvironTable"/> from the request the first time it is asked for, and keeps what it read.
 /// </summary>
 /// <remarks>
-/// Values that cost an allocation to format (addresses, ports, the query without its <c>?</c>) are kept raw and
-/// formatted on first read. Everything a slot needs is captured when the environ is built, so reading it never
-/// touches the <c>HttpContext</c>, which the server recycles once the request ends.
+/// It belongs to its request, as the <c>HttpContext</c> does: <see cref="Seal"/> ends it when the response ends.
+/// Values read or written before then stay; a key first read after it throws <see cref="ObjectDisposedException"/>,
+/// because the server has recycled what it would be read from. Like <see cref="Dictionary{TKey, TValue}"/> it is
+/// not safe to use from several threads at once.
 /// </remarks>
-internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
+internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, object?>
 {
-    internal static readonly string[] KnownKeys =
-    [
-        Environ.RequestMethod,
-        Environ.ScriptName,
-        Environ.PathInfo,
-        Environ.QueryString,
-        Environ.ContentType,
-        Environ.ContentLength,
-        Environ.ServerName,
-        Environ.ServerPort,
-        Environ.ServerProtocol,
-        Environ.RemoteAddr,
-        Environ.RemotePort,
-        Environ.RemoteUser,
-        Environ.RequestUri,
-        Environ.Https,
-        Environ.Version,
-        Environ.UrlScheme,
-        Environ.Input,
-        Environ.Errors,
-        Environ.Multithread,
-        Environ.Multiprocess,
-        Environ.RunOnce,
-        Environ.FileWrapper,
-        Environ.InputTerminated,
-        Environ.HttpContext,
-        Environ.RequestAborted,
-    ];
+    // A slot holds null until its key is read, Absent once read and missing (or removed), StoredNull for an app's null.
+    private static readonly object Absent = new();
+    private static readonly object StoredNull = new();
 
-    private const int KnownCount = 25;
-
-    private static readonly object BoxedTrue = true;
-    private static readonly object BoxedFalse = false;
-    private static readonly object BoxedVersion = (1, 0);
-
-    // Keys with the same value for every request (or made on first read): present from the start and stored in
-    // their slot only once read or replaced, so building an environ does not write them.
-    private const uint PresetSlots =
-        (1u << (int)Slot.Version) | (1u << (int)Slot.Errors) | (1u << (int)Slot.Multithread) |
-        (1u << (int)Slot.Multiprocess) | (1u << (int)Slot.RunOnce) | (1u << (int)Slot.FileWrapper) |
-        (1u << (int)Slot.InputTerminated) | (1u << (int)Slot.RequestAborted);
-
-    private KnownSlots _slots;
-    private uint _present;
-    private uint _lazy;
-
-    private readonly KeyValuePair<string, object?>[] _headers;
+    private readonly object?[] _slots = new object?[EnvironTable.Keys.Length];
+    private KeyValuePair<string, object?>[]? _headers;
     private int _headerCount;
     private Dictionary<string, object?>? _extra;
     private int _version;
+    private volatile bool _sealed;
 
-    // Raw inputs of the lazily formatted slots; immutable once captured.
-    private readonly string? _host;
-    private readonly IPAddress? _localAddress;
-    private readonly int _localPort;
-    private readonly string _defaultPort = "80";
-    private readonly int _remotePort;
-    private readonly CancellationToken _requestAborted;
-    private readonly Func<TextWriter>? _errorsFactory;
-    private TextWriter? _errorsWriter;
-
-    public GatewayEnvironment(in GatewayRequestData request)
+    public GatewayEnvironment(
+        HttpContext context, string scriptName, string pathInfo, Stream input, bool allowUnderscoreHeaders = false,
+        Func<TextWriter>? errorsFactory = null, CancellationToken requestAborted = default)
+        : base(context, scriptName, pathInfo, input, allowUnderscoreHeaders, errorsFactory, requestAborted)
     {
-        _present = PresetSlots;
-        _lazy = PresetSlots;
-        Set(Slot.RequestMethod, request.Method);
-        Set(Slot.ScriptName, request.ScriptName);
-        Set(Slot.PathInfo, request.PathInfo);
-        if (request.QueryString.Length > 1)
-        {
-            SetLazy(Slot.QueryString, request.QueryString);
-        }
-        else
-        {
-            Set(Slot.QueryString, "");
-        }
-
-        if (request.ContentType is not null)
-        {
-            Set(Slot.ContentType, request.ContentType);
-        }
-
-        if (request.ContentLength is not null)
-        {
-            Set(Slot.ContentLength, request.ContentLength);
-        }
-
-        _host = request.Host;
-        _localAddress = request.LocalAddress;
-        _localPort = request.LocalPort;
-        _defaultPort = request.DefaultPort;
-        if (!string.IsNullOrEmpty(_host) || _localAddress is not null)
-        {
-            SetLazy(Slot.ServerName, null);
-            SetLazy(Slot.ServerPort, null);
-        }
-
-        Set(Slot.ServerProtocol, request.Protocol);
-        if (request.RemoteAddress is not null)
-        {
-            _remotePort = request.RemotePort;
-            SetLazy(Slot.RemoteAddr, request.RemoteAddress);
-            SetLazy(Slot.RemotePort, null);
-        }
-
-        if (request.RemoteUser is not null)
-        {
-            Set(Slot.RemoteUser, request.RemoteUser);
-        }
-
-        Set(Slot.RequestUri, request.RequestUri);
-        if (request.IsHttps)
-        {
-            Set(Slot.Https, "on");
-        }
-
-        Set(Slot.UrlScheme, request.Scheme);
-        Set(Slot.Input, request.Input);
-        _errorsFactory = request.ErrorsFactory;
-        Set(Slot.HttpContext, request.HttpContext);
-        _requestAborted = request.RequestAborted;
-
-        _headers = request.Headers;
-        _headerCount = request.HeaderCount;
     }
 
-    /// <summary>The <c>wsgi.errors</c> writer, if the app ever asked for it; the server flushes it when the request ends.</summary>
-    public TextWriter? ErrorsWriter => _errorsWriter;
+    public int Count
+    {
+        get
+        {
+            var count = HeaderCount + (_extra?.Count ?? 0);
+            for (var slot = 0; slot < _slots.Length; slot++)
+            {
+                if (!ReferenceEquals(Slot(slot), Absent))
+                {
+                    count++;
+                }
+            }
 
-    public int Count => BitOperations.PopCount(_present) + _headerCount + (_extra?.Count ?? 0);
+            return count;
+        }
+    }
 
     public bool IsReadOnly => false;
 
@@ -158,56 +59,41 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
         set => SetValue(key, value);
     }
 
-    public ICollection<string> Keys
+    public ICollection<string> Keys => this.Select(static pair => pair.Key).ToArray();
+
+    public ICollection<object?> Values => this.Select(static pair => pair.Value).ToArray();
+
+    /// <summary>
+    /// Ends the environ with its request: from now on nothing more is read from the request, which the server is
+    /// about to recycle for the next one.
+    /// </summary>
+    public void Seal() => _sealed = true;
+
+    /// <summary>The request headers as <c>HTTP_*</c> entries (captured on first use), for hosts that pass them on in bulk.</summary>
+    public ReadOnlySpan<KeyValuePair<string, object?>> HttpHeaders
     {
         get
         {
-            var keys = new string[Count];
-            var i = 0;
-            foreach (var pair in this)
-            {
-                keys[i++] = pair.Key;
-            }
-
-            return keys;
-        }
-    }
-
-    public ICollection<object?> Values
-    {
-        get
-        {
-            var values = new object?[Count];
-            var i = 0;
-            foreach (var pair in this)
-            {
-                values[i++] = pair.Value;
-            }
-
-            return values;
+            var headers = CapturedHeaders();
+            return headers.AsSpan(0, _headerCount);
         }
     }
 
     public bool TryGetValue(string key, [MaybeNullWhen(false)] out object? value)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var slot = SlotOf(key);
-        if (slot >= 0)
+        if (EnvironTable.Index.TryGetValue(key, out var slot))
         {
-            if ((_present & (1u << slot)) != 0)
-            {
-                value = Read(slot);
-                return true;
-            }
-
-            value = null;
-            return false;
+            var stored = Slot(slot);
+            var present = !ReferenceEquals(stored, Absent);
+            value = present && !ReferenceEquals(stored, StoredNull) ? stored : null;
+            return present;
         }
 
         var header = IndexOfHeader(key);
         if (header >= 0)
         {
-            value = _headers[header].Value;
+            value = _headers![header].Value;
             return true;
         }
 
@@ -235,18 +121,14 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
     public bool Remove(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var slot = SlotOf(key);
-        if (slot >= 0)
+        if (EnvironTable.Index.TryGetValue(key, out var slot))
         {
-            var bit = 1u << slot;
-            if ((_present & bit) == 0)
+            if (ReferenceEquals(Slot(slot), Absent))
             {
                 return false;
             }
 
-            _present &= ~bit;
-            _lazy &= ~bit;
-            _slots[slot] = null;
+            _slots[slot] = Absent;
             _version++;
             return true;
         }
@@ -254,8 +136,9 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
         var header = IndexOfHeader(key);
         if (header >= 0)
         {
-            Array.Copy(_headers, header + 1, _headers, header, _headerCount - header - 1);
-            _headers[--_headerCount] = default;
+            var headers = _headers!;
+            Array.Copy(headers, header + 1, headers, header, _headerCount - header - 1);
+            headers[--_headerCount] = default;
             _version++;
             return true;
         }
@@ -271,10 +154,8 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
 
     public void Clear()
     {
-        _slots = default;
-        _present = 0;
-        _lazy = 0;
-        Array.Clear(_headers, 0, _headerCount);
+        Array.Fill(_slots, Absent);
+        _headers = [];
         _headerCount = 0;
         _extra?.Clear();
         _version++;
@@ -305,20 +186,21 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
     {
         var version = _version;
-        for (var slot = 0; slot < KnownCount; slot++)
+        for (var slot = 0; slot < _slots.Length; slot++)
         {
-            if ((_present & (1u << slot)) != 0)
+            var value = Slot(slot);
+            ThrowIfChanged(version);
+            if (!ReferenceEquals(value, Absent))
             {
-                var value = Read(slot);
-                ThrowIfChanged(version);
-                yield return new(KnownKeys[slot], value);
+                yield return new(EnvironTable.Keys[slot].Name, ReferenceEquals(value, StoredNull) ? null : value);
                 ThrowIfChanged(version);
             }
         }
 
+        var headers = CapturedHeaders();
         for (var i = 0; i < _headerCount; i++)
         {
-            yield return _headers[i];
+            yield return headers[i];
             ThrowIfChanged(version);
         }
 
@@ -334,6 +216,15 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    private int HeaderCount
+    {
+        get
+        {
+            _ = CapturedHeaders();
+            return _headerCount;
+        }
+    }
+
     private void ThrowIfChanged(int version)
     {
         if (version != _version)
@@ -345,167 +236,79 @@ internal sealed partial class GatewayEnvironment : IDictionary<string, object?>
     private void SetValue(string key, object? value)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var slot = SlotOf(key);
-        if (slot >= 0)
+        if (EnvironTable.Index.TryGetValue(key, out var slot))
         {
-            Set((Slot)slot, value);
+            _slots[slot] = value ?? StoredNull;
+        }
+        else if (IndexOfHeader(key) is var header and >= 0)
+        {
+            _headers![header] = new(key, value);
         }
         else
         {
-            var header = IndexOfHeader(key);
-            if (header >= 0)
-            {
-                _headers[header] = new(key, value);
-            }
-            else
-            {
-                _extra ??= new Dictionary<string, object?>(StringComparer.Ordinal);
-                _extra[key] = value;
-            }
+            _extra ??= new Dictionary<string, object?>(StringComparer.Ordinal);
+            _extra[key] = value;
         }
 
         _version++;
     }
 
-    private void Set(Slot slot, object? value)
+    /// <summary>The slot's value, reading it from the request on first use.</summary>
+    private object Slot(int slot) => _slots[slot] ?? ReadSlot(slot);
+
+    private object ReadSlot(int slot)
     {
-        var bit = 1u << (int)slot;
-        _slots[(int)slot] = value;
-        _present |= bit;
-        _lazy &= ~bit;
+        var key = EnvironTable.Keys[slot];
+        ThrowIfSealed(key.Name);
+        var value = key.Read(this) ?? Absent;
+
+        // Checked again after the read: a thread that kept the environ and raced the end of the request may have
+        // read from a request the server has already moved on to; that value must never be seen.
+        ThrowIfSealed(key.Name);
+        _slots[slot] = value;
+        return value;
     }
 
-    private void SetLazy(Slot slot, object? raw)
+    private KeyValuePair<string, object?>[] CapturedHeaders()
     {
-        var bit = 1u << (int)slot;
-        _slots[(int)slot] = raw;
-        _present |= bit;
-        _lazy |= bit;
-    }
-
-    private object? Read(int slot)
-    {
-        if ((_lazy & (1u << slot)) != 0)
+        if (_headers is { } headers)
         {
-            _slots[slot] = Format((Slot)slot);
-            _lazy &= ~(1u << slot);
+            return headers;
         }
 
-        return _slots[slot];
+        ThrowIfSealed("HTTP_*");
+        headers = EnvironHeaders.Capture(Request.Headers, AllowUnderscoreHeaders, out var count);
+        ThrowIfSealed("HTTP_*");
+        _headerCount = count;
+        return _headers = headers;
     }
 
-    private object? Format(Slot slot)
+    private void ThrowIfSealed(string key)
     {
-        switch (slot)
+        if (_sealed)
         {
-            case Slot.QueryString:
-                return EnvironFormat.QueryWithoutMark((string)_slots[(int)slot]!);
-            case Slot.ServerName:
-                return EnvironFormat.ServerName(_host, _localAddress);
-            case Slot.ServerPort:
-                return EnvironFormat.ServerPort(_host, _localPort, _defaultPort);
-            case Slot.RemoteAddr:
-                return EnvironFormat.Address((IPAddress)_slots[(int)slot]!);
-            case Slot.RemotePort:
-                return EnvironFormat.Port(_remotePort);
-            case Slot.Errors:
-                _errorsWriter = _errorsFactory?.Invoke() ?? TextWriter.Null;
-                return _errorsWriter;
-            case Slot.RequestAborted:
-                return _requestAborted;
-            case Slot.Version:
-                return BoxedVersion;
-            case Slot.Multithread or Slot.InputTerminated:
-                return BoxedTrue;
-            case Slot.Multiprocess or Slot.RunOnce:
-                return BoxedFalse;
-            case Slot.FileWrapper:
-                return FileWrapper.Factory;
-            default:
-                throw new UnreachableException($"Slot {slot} is never lazy.");
+            throw new ObjectDisposedException(
+                nameof(GatewayEnvironment),
+                $"The environ's request has ended, so '{key}' can no longer be read from it: an environ is valid until the response's close(). Read the values you need while the request runs, or copy them.");
         }
     }
 
     private int IndexOfHeader(string key)
     {
-        if (_headerCount == 0 || !key.StartsWith(Environ.HttpHeaderPrefix, StringComparison.Ordinal))
+        if (!key.StartsWith(Environ.HttpHeaderPrefix, StringComparison.Ordinal))
         {
             return -1;
         }
 
+        var headers = CapturedHeaders();
         for (var i = 0; i < _headerCount; i++)
         {
-            if (string.Equals(_headers[i].Key, key, StringComparison.Ordinal))
+            if (string.Equals(headers[i].Key, key, StringComparison.Ordinal))
             {
                 return i;
             }
         }
 
         return -1;
-    }
-
-    private static int SlotOf(string key) => key switch
-    {
-        Environ.RequestMethod => (int)Slot.RequestMethod,
-        Environ.ScriptName => (int)Slot.ScriptName,
-        Environ.PathInfo => (int)Slot.PathInfo,
-        Environ.QueryString => (int)Slot.QueryString,
-        Environ.ContentType => (int)Slot.ContentType,
-        Environ.ContentLength => (int)Slot.ContentLength,
-        Environ.ServerName => (int)Slot.ServerName,
-        Environ.ServerPort => (int)Slot.ServerPort,
-        Environ.ServerProtocol => (int)Slot.ServerProtocol,
-        Environ.RemoteAddr => (int)Slot.RemoteAddr,
-        Environ.RemotePort => (int)Slot.RemotePort,
-        Environ.RemoteUser => (int)Slot.RemoteUser,
-        Environ.RequestUri => (int)Slot.RequestUri,
-        Environ.Https => (int)Slot.Https,
-        Environ.Version => (int)Slot.Version,
-        Environ.UrlScheme => (int)Slot.UrlScheme,
-        Environ.Input => (int)Slot.Input,
-        Environ.Errors => (int)Slot.Errors,
-        Environ.Multithread => (int)Slot.Multithread,
-        Environ.Multiprocess => (int)Slot.Multiprocess,
-        Environ.RunOnce => (int)Slot.RunOnce,
-        Environ.FileWrapper => (int)Slot.FileWrapper,
-        Environ.InputTerminated => (int)Slot.InputTerminated,
-        Environ.HttpContext => (int)Slot.HttpContext,
-        Environ.RequestAborted => (int)Slot.RequestAborted,
-        _ => -1,
-    };
-
-    private enum Slot
-    {
-        RequestMethod,
-        ScriptName,
-        PathInfo,
-        QueryString,
-        ContentType,
-        ContentLength,
-        ServerName,
-        ServerPort,
-        ServerProtocol,
-        RemoteAddr,
-        RemotePort,
-        RemoteUser,
-        RequestUri,
-        Https,
-        Version,
-        UrlScheme,
-        Input,
-        Errors,
-        Multithread,
-        Multiprocess,
-        RunOnce,
-        FileWrapper,
-        InputTerminated,
-        HttpContext,
-        RequestAborted,
-    }
-
-    [InlineArray(KnownCount)]
-    private struct KnownSlots
-    {
-        private object? _element;
     }
 }

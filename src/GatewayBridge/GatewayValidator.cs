@@ -20,8 +20,8 @@ public static class GatewayValidator
         ArgumentNullException.ThrowIfNull(app);
         return (environ, startResponse) =>
         {
-            Rules.Check(environ is not null, "environ.type", "the server passed a null environ.");
-            Rules.Check(startResponse is not null, "start_response.type", "the server passed a null start_response.");
+            Rules.Check(environ is not null, RuleIds.EnvironType, "the server passed a null environ.");
+            Rules.Check(startResponse is not null, RuleIds.StartResponseType, "the server passed a null start_response.");
             EnvironRules.Check(environ!);
 
             environ![Environ.Input] = new ValidatedInput((Stream)environ[Environ.Input]!);
@@ -29,7 +29,7 @@ public static class GatewayValidator
 
             var call = new ValidatedCall(startResponse!);
             var result = app(environ, call.StartResponse);
-            Rules.Check(result is not null, "iterable.null", "the app returned null; return an empty array for an empty body.");
+            Rules.Check(result is not null, RuleIds.IterableNull, "the app returned null; return an empty array for an empty body.");
             return call.Wrap(result!);
         };
     }

@@ -9,9 +9,10 @@ using Microsoft.Extensions.Logging;
 namespace GatewayBridge;
 
 /// <summary>
-/// Pumps what a gateway app returns to Kestrel: applies the <c>start_response</c> state to the response when the
-/// headers become due, writes chunks through the response <see cref="PipeWriter"/> with asynchronous flushes, and
-/// keeps the body within a declared Content-Length.
+/// Sends a gateway app's response through Kestrel: applies the <c>start_response</c> state when the headers become
+/// due, writes chunks through the response <see cref="PipeWriter"/> with asynchronous flushes, and keeps the body
+/// within a declared Content-Length. <see cref="WriteAsync"/> takes what a .NET app returned; hosts that produce
+/// the body elsewhere (a Python thread) drive the same primitives one step at a time.
 /// </summary>
 internal sealed class ResponseBodyWriter
 {
@@ -19,16 +20,14 @@ internal sealed class ResponseBodyWriter
     private readonly StartResponseState _state;
     private readonly ILogger _logger;
     private readonly CancellationToken _aborted;
-    private readonly GatewayWorkerPool _pool;
     private bool _started;
     private bool _bodyAllowed;
     private long _written;
     private long? _limit;
     private bool _overflowLogged;
 
-    public ResponseBodyWriter(HttpContext context, StartResponseState state, ILogger logger, GatewayWorkerPool pool, CancellationToken aborted)
+    public ResponseBodyWriter(HttpContext context, StartResponseState state, ILogger logger, CancellationToken aborted)
     {
-        _pool = pool;
         _context = context;
         _state = state;
         _logger = logger;
@@ -38,28 +37,82 @@ internal sealed class ResponseBodyWriter
     /// <summary>The body bytes handed to Kestrel so far.</summary>
     public long BytesWritten => _written;
 
-    /// <summary>Whether the client went away; the pump stops asking the app for more.</summary>
-    public bool ClientGone => _aborted.IsCancellationRequested;
+    /// <summary>
+    /// Whether the request was aborted (the client left, the host is stopping, or a request timeout fired): the
+    /// writer stops asking the app for more.
+    /// </summary>
+    public bool IsAborted => _aborted.IsCancellationRequested;
 
-    /// <summary>Sends a materialized body (a list or array): everything is known, so one flush is enough.</summary>
-    public ValueTask WriteAllAsync(IList<byte[]> chunks)
+    /// <summary>The enumerator the writer took from an iterator body, for the caller's <c>close()</c>.</summary>
+    public IEnumerator<byte[]>? Enumerator { get; private set; }
+
+    /// <summary>
+    /// Sends what a .NET gateway app returned, and ends the response unless the request was aborted. Each step of an
+    /// iterator body is app code, so it runs where <paramref name="pool"/> decides.
+    /// </summary>
+    public Task WriteAsync(IEnumerable<byte[]> body, GatewayWorkerPool pool)
     {
-        if (_started || chunks.Count != 1 || !_state.PendingWrites.IsEmpty)
+        if (body is IList<byte[]> list)
         {
-            return WriteManyAsync(chunks);
+            // A materialized body: everything is known, so it gets a Content-Length and one flush.
+            var write = WriteListAsync(list);
+            return write.IsCompletedSuccessfully ? CompleteAsync() : CompleteAfterAsync(write);
         }
 
-        // The common case (one chunk, nothing written before): headers and body in one write and one flush, and no
-        // async state machine when Kestrel takes the bytes at once.
-        var chunk = chunks[0] ?? throw NullChunk();
-        ApplyHeaders(chunk.Length);
-        if (!_bodyAllowed || chunk.Length == 0 || (_limit is long limit && chunk.Length > limit))
+        return WriteLazyAsync(body, pool);
+    }
+
+    private async Task CompleteAfterAsync(ValueTask write)
+    {
+        await write;
+        await CompleteAsync();
+    }
+
+    private async Task WriteLazyAsync(IEnumerable<byte[]> body, GatewayWorkerPool pool)
+    {
+        if (!_state.PendingWrites.IsEmpty)
         {
-            return StartThenWriteAsync(chunk);
+            // Bytes written before returning a lazy body go out before the app is asked for more.
+            await FlushPendingWritesAsync();
         }
 
-        _written = chunk.Length;
-        var write = _context.Response.BodyWriter.WriteAsync(chunk, _aborted);
+        if (body is FileWrapper file)
+        {
+            await SendStreamAsync(file);
+        }
+        else
+        {
+            Enumerator = body.GetEnumerator();
+            await PumpAsync(Enumerator, pool);
+        }
+
+        await CompleteAsync();
+    }
+
+    private ValueTask WriteListAsync(IList<byte[]> chunks)
+    {
+        if (chunks.Count == 1 && !_started && _state.PendingWrites.IsEmpty)
+        {
+            return WriteWholeBodyAsync(chunks[0] ?? throw NullChunk());
+        }
+
+        return WriteManyAsync(chunks);
+    }
+
+    /// <summary>
+    /// Sends a body that is complete in one buffer: headers and body in one write and one flush, with a
+    /// Content-Length, and no async state machine when Kestrel takes the bytes at once.
+    /// </summary>
+    public ValueTask WriteWholeBodyAsync(ReadOnlyMemory<byte> body)
+    {
+        ApplyHeaders(body.Length);
+        if (!_bodyAllowed || body.IsEmpty || (_limit is long limit && body.Length > limit))
+        {
+            return StartThenWriteAsync(body);
+        }
+
+        _written = body.Length;
+        var write = _context.Response.BodyWriter.WriteAsync(body, _aborted);
         if (write.IsCompletedSuccessfully)
         {
             _ = write.Result;
@@ -69,10 +122,10 @@ internal sealed class ResponseBodyWriter
         return new ValueTask(write.AsTask());
     }
 
-    private async ValueTask StartThenWriteAsync(byte[] chunk)
+    private async ValueTask StartThenWriteAsync(ReadOnlyMemory<byte> body)
     {
         await _context.Response.StartAsync(_aborted);
-        Write(chunk);
+        Write(body.Span);
     }
 
     private async ValueTask WriteManyAsync(IList<byte[]> chunks)
@@ -99,11 +152,11 @@ internal sealed class ResponseBodyWriter
     }
 
     /// <summary>Enumerates a lazy body (an iterator), flushing each chunk before asking the app for the next.</summary>
-    public async Task PumpAsync(IEnumerator<byte[]> enumerator)
+    private async Task PumpAsync(IEnumerator<byte[]> enumerator, GatewayWorkerPool pool)
     {
-        while (!ClientGone)
+        while (!IsAborted)
         {
-            var more = await _pool.InvokeAsync(static e => e.MoveNext(), enumerator, _aborted);
+            var more = await pool.InvokeAsync(static e => e.MoveNext(), enumerator, _aborted);
             if (!_state.PendingWrites.IsEmpty)
             {
                 await FlushPendingWritesAsync();
@@ -115,25 +168,35 @@ internal sealed class ResponseBodyWriter
             }
 
             var chunk = enumerator.Current ?? throw NullChunk();
-            if (chunk.Length == 0)
+            if (chunk.Length > 0)
             {
-                continue;
+                await WriteChunkAsync(chunk);
             }
-
-            if (!_started)
-            {
-                await StartAsync(autoLength: null);
-            }
-
-            Write(chunk);
-            await FlushAsync();
         }
     }
 
+    /// <summary>Sends one chunk of a streamed body (headers first if they are due) and flushes it.</summary>
+    public async ValueTask WriteChunkAsync(ReadOnlyMemory<byte> chunk)
+    {
+        if (!_started)
+        {
+            await StartAsync(autoLength: null);
+        }
+
+        Write(chunk.Span);
+        await FlushAsync();
+    }
+
     /// <summary>Sends a <c>wsgi.file_wrapper</c> body: Kestrel's send-file path for files, async copies otherwise.</summary>
-    public async Task SendStreamAsync(FileWrapper wrapper)
+    private async Task SendStreamAsync(FileWrapper wrapper)
     {
         var stream = wrapper.Stream;
+        if (stream is FileStream file && stream.CanSeek && File.Exists(file.Name))
+        {
+            await SendFileAsync(file.Name, file.Position, Math.Max(0, file.Length - file.Position));
+            return;
+        }
+
         long? remaining = stream.CanSeek ? Math.Max(0, stream.Length - stream.Position) : null;
         if (!_started)
         {
@@ -145,19 +208,11 @@ internal sealed class ResponseBodyWriter
             return;
         }
 
-        if (stream is FileStream file && remaining is not null && File.Exists(file.Name))
-        {
-            var count = _limit is long limit ? Math.Min(remaining.Value, limit - _written) : remaining.Value;
-            await _context.Response.SendFileAsync(file.Name, file.Position, count, _aborted);
-            _written += count;
-            return;
-        }
-
         var buffer = ArrayPool<byte>.Shared.Rent(wrapper.BlockSize);
         try
         {
             int read;
-            while (!ClientGone && (read = await stream.ReadAsync(buffer.AsMemory(0, wrapper.BlockSize), _aborted)) > 0)
+            while (!IsAborted && (read = await stream.ReadAsync(buffer.AsMemory(0, wrapper.BlockSize), _aborted)) > 0)
             {
                 Write(buffer.AsSpan(0, read));
                 await FlushAsync();
@@ -169,13 +224,37 @@ internal sealed class ResponseBodyWriter
         }
     }
 
+    /// <summary>Sends <paramref name="count"/> bytes of the file at <paramref name="path"/> through Kestrel's send-file path.</summary>
+    public async Task SendFileAsync(string path, long offset, long count)
+    {
+        if (!_started)
+        {
+            await StartAsync(count);
+        }
+
+        if (!_bodyAllowed)
+        {
+            return;
+        }
+
+        count = _limit is long limit ? Math.Min(count, limit - _written) : count;
+        await _context.Response.SendFileAsync(path, offset, count, _aborted);
+        _written += count;
+    }
+
     /// <summary>
     /// Ends the body: sends headers that were never due (an empty body) and pushes out the last write. A body shorter
     /// than its Content-Length is logged; Kestrel then closes the connection after the bytes that were sent (an
     /// HttpContext.Abort here could discard them), so the client never waits for bytes that will not come.
+    /// Does nothing for an aborted request: there is nobody to finish it for.
     /// </summary>
     public Task CompleteAsync()
     {
+        if (IsAborted)
+        {
+            return Task.CompletedTask;
+        }
+
         if (_started && _state.PendingWrites.IsEmpty)
         {
             CheckShortBody();
@@ -203,14 +282,14 @@ internal sealed class ResponseBodyWriter
 
     private void CheckShortBody()
     {
-        if (_bodyAllowed && _limit is long limit && _written < limit && !ClientGone)
+        if (_bodyAllowed && _limit is long limit && _written < limit && !IsAborted)
         {
             _logger.ContentLengthShort(_written, limit, _context.Request.Path.Value ?? "");
         }
     }
 
     /// <summary>Sends what the app passed to the write callable, before the app is asked for anything more.</summary>
-    public async Task FlushPendingWritesAsync()
+    private async Task FlushPendingWritesAsync()
     {
         if (!_started)
         {

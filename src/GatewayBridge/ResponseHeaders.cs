@@ -214,7 +214,10 @@ public sealed class ResponseHeaders : IList<(string Name, string Value)>
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(value);
-        ResponseRules.ValidateHeaderText(name, value);
+        if (ResponseRules.CheckHeaderText(name, value) is { } violation)
+        {
+            throw new ArgumentException(violation.Message, nameof(name));
+        }
     }
 
     private static string FormatParameter(string key, string value)

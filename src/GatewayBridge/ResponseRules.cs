@@ -4,9 +4,12 @@ using Microsoft.AspNetCore.WebUtilities;
 
 namespace GatewayBridge;
 
+/// <summary>A rule of the gateway interface that a value breaks: the rule's id and what to do instead.</summary>
+internal readonly record struct RuleViolation(string Rule, string Message);
+
 /// <summary>
 /// The rules a status line and response headers must follow before anything reaches Kestrel (PEP 3333,
-/// "The start_response() Callable"), shared by the server and the validator.
+/// "The start_response() Callable"): the one home of these checks, for the server and the validator alike.
 /// </summary>
 internal static class ResponseRules
 {
@@ -18,43 +21,47 @@ internal static class ResponseRules
     public static (int StatusCode, string Reason) ParseStatus(string status)
     {
         ArgumentNullException.ThrowIfNull(status);
+        return CheckStatus(status, out var code, out var reason) is { } violation
+            ? throw new ArgumentException(violation.Message, nameof(status))
+            : (code, reason);
+    }
+
+    public static RuleViolation? CheckStatus(string status, out int code, out string reason)
+    {
+        code = 0;
+        reason = "";
         if (status.Length < 4 || !char.IsAsciiDigit(status[0]) || !char.IsAsciiDigit(status[1]) ||
             !char.IsAsciiDigit(status[2]) || status[3] != ' ')
         {
-            throw new ArgumentException(
-                $"The status '{Printable(status)}' is malformed: a gateway status is three digits, a space and a reason phrase, such as '200 OK'.",
-                nameof(status));
+            return new(RuleIds.StatusFormat,
+                $"The status '{Printable(status)}' is malformed: a gateway status is three digits, a space and a reason phrase, such as '200 OK'.");
         }
 
-        var code = ((status[0] - '0') * 100) + ((status[1] - '0') * 10) + (status[2] - '0');
+        code = ((status[0] - '0') * 100) + ((status[1] - '0') * 10) + (status[2] - '0');
         if (code < 200)
         {
-            throw new ArgumentException(
-                $"The status '{Printable(status)}' is informational (1xx); the final response of a gateway app must be 200 or above. Kestrel sends '100 Continue' itself.",
-                nameof(status));
+            return new(RuleIds.StatusCode,
+                $"The status '{Printable(status)}' is not a final status: the response of a gateway app must be 200 or above (Kestrel sends '100 Continue' itself).");
         }
 
         // The usual phrase ("200 OK") is shared rather than cut out of the status again for every response.
         var standard = ReasonPhrases.GetReasonPhrase(code);
         if (status.AsSpan(4).SequenceEqual(standard))
         {
-            return (code, standard);
+            reason = standard;
+            return null;
         }
 
-        var reason = status[4..];
-        if (HasControlCharacter(reason))
-        {
-            throw new ArgumentException(
-                $"The status '{Printable(status)}' has a control character in its reason phrase; CR or LF there would inject headers.",
-                nameof(status));
-        }
-
-        return (code, reason);
+        reason = status[4..];
+        return HasControlCharacter(reason)
+            ? new(RuleIds.StatusControlChars,
+                $"The status '{Printable(status)}' has a control character in its reason phrase; CR or LF there would inject headers.")
+            : null;
     }
 
     /// <summary>
     /// Checks every header and copies them, so that a list the app changes later cannot smuggle in what was refused.
-    /// Returns the declared Content-Length, if any.
+    /// Returns the declared Content-Length, if any; throws <see cref="ArgumentException"/> naming the header.
     /// </summary>
     public static (string Name, string Value)[] ValidateHeaders(IList<(string Name, string Value)> headers, out long? contentLength)
     {
@@ -64,10 +71,14 @@ internal static class ResponseRules
         for (var i = 0; i < copy.Length; i++)
         {
             var (name, value) = headers[i];
-            ValidateHeader(name, value);
+            if (CheckHeader(name, value) is { } violation)
+            {
+                throw new ArgumentException(violation.Message, nameof(headers));
+            }
+
             if (string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                var parsed = ParseContentLength(value);
+                var parsed = long.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
                 if (contentLength is not null && contentLength != parsed)
                 {
                     throw new ArgumentException(
@@ -84,56 +95,49 @@ internal static class ResponseRules
         return copy;
     }
 
-    public static void ValidateHeader(string? name, string? value)
+    /// <summary>A header name must be a token, its value free of control characters; neither may be hop-by-hop.</summary>
+    public static RuleViolation? CheckHeader(string? name, string? value)
     {
-        ValidateHeaderText(name, value);
+        if (CheckHeaderText(name, value) is { } violation)
+        {
+            return violation;
+        }
+
         if (GatewayUtil.IsHopByHop(name!))
         {
-            throw new ArgumentException(
-                $"The response header '{name}' is hop-by-hop; Kestrel manages the connection and the framing, so a gateway app must not send it (PEP 3333).",
-                nameof(name));
+            return new(RuleIds.HeadersHopByHop,
+                $"The response header '{name}' is hop-by-hop; Kestrel manages the connection and the framing, so a gateway app must not send it (PEP 3333).");
         }
+
+        if (string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase) && !IsContentLength(value!))
+        {
+            return new(RuleIds.HeadersContentLength,
+                $"The response header 'Content-Length' has the value '{Printable(value!)}'; it must be a non-negative whole number of bytes.");
+        }
+
+        return null;
     }
 
-    /// <summary>A header name must be a token and its value free of control characters.</summary>
-    public static void ValidateHeaderText(string? name, string? value)
+    /// <summary>The checks that hold for any header, wherever it is sent: a token name and a value without control characters.</summary>
+    public static RuleViolation? CheckHeaderText(string? name, string? value)
     {
-        if (string.IsNullOrEmpty(name))
+        if (name is null || value is null)
         {
-            throw new ArgumentException("A response header has an empty name.", nameof(name));
+            return new(RuleIds.HeadersType,
+                name is null ? "A response header has a null name." : $"The response header '{name}' has a null value; send \"\" for an empty one.");
         }
 
         if (!IsToken(name))
         {
-            throw new ArgumentException(
-                $"The response header name '{Printable(name)}' has a character that is not allowed in a header name (a space, a colon, a control character or a non-ASCII character).",
-                nameof(name));
+            return new(RuleIds.HeadersName, name.Length == 0
+                ? "A response header has an empty name."
+                : $"The response header name '{Printable(name)}' has a character that is not allowed in a header name (a space, a colon, a separator, a control character or a non-ASCII character).");
         }
 
-        if (value is null)
-        {
-            throw new ArgumentException($"The response header '{name}' has a null value; send \"\" for an empty one.", nameof(value));
-        }
-
-        if (HasControlCharacter(value))
-        {
-            throw new ArgumentException(
-                $"The response header '{name}' has a control character in its value; CR or LF would inject headers, so it is refused.",
-                nameof(value));
-        }
-    }
-
-    public static long ParseContentLength(string value)
-    {
-        if (!IsDigits(value) ||
-            !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var length))
-        {
-            throw new ArgumentException(
-                $"The response header 'Content-Length' has the value '{Printable(value)}'; it must be a non-negative whole number of bytes.",
-                nameof(value));
-        }
-
-        return length;
+        return HasControlCharacter(value)
+            ? new(RuleIds.HeadersValue,
+                $"The response header '{name}' has a control character in its value; CR or LF would inject headers, so it is refused.")
+            : null;
     }
 
     /// <summary>Whether <paramref name="name"/> is a non-empty RFC 9110 token, as a header name must be.</summary>
@@ -155,6 +159,9 @@ internal static class ResponseRules
 
         return false;
     }
+
+    private static bool IsContentLength(string value) =>
+        IsDigits(value) && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _);
 
     // Keeps CR/LF visible in error messages instead of breaking the log line the message ends up in.
     private static string Printable(string value) =>

@@ -10,15 +10,11 @@ namespace GatewayBridge;
 internal sealed class StartResponseState
 {
     private ArrayBufferWriter<byte>? _pending;
+    private StartResponse? _startResponse;
     private WriteBody? _write;
 
-    public StartResponseState()
-    {
-        StartResponse = Start;
-    }
-
     /// <summary>The callable handed to the app.</summary>
-    public StartResponse StartResponse { get; }
+    public StartResponse StartResponse => _startResponse ??= Start;
 
     /// <summary>Whether the app has called <c>start_response</c>.</summary>
     public bool Called { get; private set; }
@@ -55,7 +51,8 @@ internal sealed class StartResponseState
         HeadersSent = true;
     }
 
-    private WriteBody Start(string status, IList<(string Name, string Value)> headers, Exception? excInfo)
+    /// <summary>PEP 3333's <c>start_response</c>: records the status and headers once they pass the response rules.</summary>
+    public WriteBody Start(string status, IList<(string Name, string Value)> headers, Exception? excInfo = null)
     {
         if (excInfo is not null)
         {

@@ -2,7 +2,7 @@ using System.Text;
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GatewayBridge.Benchmarks;
 
@@ -22,14 +22,14 @@ public class PerRequestBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _handler = new GatewayRequestHandler(
+        _handler = GatewayHandlerFactory.Create(
+            new ServiceCollection().BuildServiceProvider(),
             (environ, startResponse) =>
             {
                 startResponse("200 OK", HelloHeaders);
                 return [Hello];
             },
-            new GatewayOptions(),
-            NullLoggerFactory.Instance);
+            static _ => { });
     }
 
     private static DefaultHttpContext NewContext()
@@ -61,11 +61,13 @@ public class PerRequestBenchmarks
     [Benchmark(Description = "a fresh context alone")]
     public object ContextOnly() => NewContext();
 
-    [Benchmark(Description = "gateway: build environ")]
+    [Benchmark(Description = "gateway: environ, PATH_INFO read")]
     public object BuildEnviron()
     {
         var context = NewContext();
-        return EnvironBuilder.Build(context, "", "/hello", Stream.Null, false, null, context.RequestAborted);
+        var environ = new GatewayEnvironment(context, "", "/hello", Stream.Null);
+        _ = environ[Environ.PathInfo];
+        return environ;
     }
 
     [Benchmark(Description = "gateway: start_response")]
@@ -75,6 +77,19 @@ public class PerRequestBenchmarks
         var state = new StartResponseState();
         state.StartResponse("200 OK", HelloHeaders);
         return context;
+    }
+
+    [Benchmark(Description = "gateway: environ, every key read")]
+    public int FullEnviron()
+    {
+        var context = NewContext();
+        var count = 0;
+        foreach (var _ in new GatewayEnvironment(context, "", "/hello", Stream.Null))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     [Benchmark(Description = "gateway: hello end to end")]

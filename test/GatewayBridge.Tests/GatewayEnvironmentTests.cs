@@ -17,7 +17,7 @@ public class GatewayEnvironmentTests
         context.Request.Headers["Accept"] = "*/*";
         context.Request.Headers["X-A"] = "a";
         context.Connection.RemoteIpAddress = IPAddress.Loopback;
-        return EnvironBuilder.Build(context, "", "/p", Stream.Null, false, null, context.RequestAborted);
+        return new GatewayEnvironment(context, "", "/p", Stream.Null);
     }
 
     [Fact]
@@ -134,5 +134,72 @@ public class GatewayEnvironmentTests
         environ["path_info"] = "lower";
         Assert.Equal("/p", environ[Environ.PathInfo]);
         Assert.Equal("lower", environ["path_info"]);
+    }
+
+    [Fact]
+    public void AValueReadBeforeTheSeal_StaysReadable()
+    {
+        var environ = Sample();
+        Assert.Equal("/p", environ[Environ.PathInfo]);
+        Assert.Equal("*/*", environ["HTTP_ACCEPT"]);
+
+        environ.Seal();
+
+        Assert.Equal("/p", environ[Environ.PathInfo]);
+        Assert.Equal("*/*", environ["HTTP_ACCEPT"]);
+    }
+
+    [Fact]
+    public void AValueWrittenBeforeTheSeal_StaysReadable()
+    {
+        var environ = Sample();
+        environ[Environ.QueryString] = "mine";
+        environ["app.key"] = 1;
+        environ.Remove(Environ.ServerName);
+
+        environ.Seal();
+
+        Assert.Equal("mine", environ[Environ.QueryString]);
+        Assert.Equal(1, environ["app.key"]);
+        Assert.False(environ.ContainsKey(Environ.ServerName));
+    }
+
+    [Theory]
+    [InlineData(Environ.RequestMethod)]
+    [InlineData(Environ.RemoteAddr)]
+    [InlineData("HTTP_ACCEPT")]
+    [InlineData("HTTP_NOT_SENT")]
+    public void AKeyFirstReadAfterTheSeal_ThrowsObjectDisposed_SayingWhy(string key)
+    {
+        var environ = Sample();
+        environ.Seal();
+
+        var error = Assert.Throws<ObjectDisposedException>(() => environ[key]);
+        Assert.Contains("request has ended", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ObjectDisposedException>(() => environ.Count);
+        Assert.Throws<ObjectDisposedException>(() => environ.ToList());
+    }
+
+    [Fact]
+    public void KeysTheRequestDoesNotDefine_StayUsableAfterTheSeal()
+    {
+        var environ = Sample();
+        environ.Seal();
+
+        environ["app.after"] = "x";
+        Assert.Equal("x", environ["app.after"]);
+        Assert.False(environ.ContainsKey("not-a-request-key"));
+    }
+
+    [Fact]
+    public void NothingIsReadFromTheRequest_UntilAsked()
+    {
+        var context = new DefaultHttpContext();
+        var environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+        context.Request.Method = "PATCH";
+        context.Request.Headers["X-Later"] = "1";
+
+        Assert.Equal("PATCH", environ[Environ.RequestMethod]);
+        Assert.Equal("1", environ["HTTP_X_LATER"]);
     }
 }

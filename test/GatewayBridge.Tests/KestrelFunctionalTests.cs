@@ -29,6 +29,52 @@ public class KestrelFunctionalTests
     };
 
     [Fact]
+    public async Task AKeptEnviron_NeverShowsTheNextRequestsValues_OnOneKeepAliveConnection()
+    {
+        // Kestrel serves the next request on a connection with the same feature objects, so an environ that read
+        // from them after its request ended would show the next request's values. Not validated: the validator
+        // reads every key up front, which would hide what this checks.
+        IDictionary<string, object?>? first = null;
+        GatewayApp app = (environ, startResponse) =>
+        {
+            string body;
+            if (first is null)
+            {
+                first = environ;
+                body = (string)environ[Environ.PathInfo]!;
+            }
+            else
+            {
+                body = string.Join("|", first[Environ.PathInfo], Read(first, Environ.QueryString), Read(first, "HTTP_X_REQUEST"), environ["HTTP_X_REQUEST"]);
+            }
+
+            startResponse("200 OK", [("Content-Type", "text/plain")]);
+            return [Bytes(body)];
+        };
+        await using var host = await TestApp.StartAsync(app, kestrel: true, validate: false);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET /first?q=1 HTTP/1.1\r\nHost: t\r\nX-Request: one\r\n\r\n");
+        await connection.ReadUntilAsync("/first");
+        await connection.SendAsync("GET /second?q=2 HTTP/1.1\r\nHost: t\r\nX-Request: two\r\nConnection: close\r\n\r\n");
+        var (text, _) = await connection.ReadToCloseAsync();
+
+        Assert.EndsWith("/first|ObjectDisposedException|ObjectDisposedException|two", text, StringComparison.Ordinal);
+
+        static string Read(IDictionary<string, object?> environ, string key)
+        {
+            try
+            {
+                return environ[key]?.ToString() ?? "<null>";
+            }
+            catch (ObjectDisposedException)
+            {
+                return nameof(ObjectDisposedException);
+            }
+        }
+    }
+
+    [Fact]
     public async Task ChunkedUpload_IsBufferedAndReadSynchronously()
     {
         await using var host = await TestApp.StartAsync(EchoBody, kestrel: true);

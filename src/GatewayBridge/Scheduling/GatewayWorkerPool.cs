@@ -33,8 +33,6 @@ internal sealed class GatewayWorkerPool : IDisposable
     /// <summary>Whether a new request may be admitted: the queue has room (checked before its body is read).</summary>
     public bool HasRoom => Volatile.Read(ref _queued) < _queueLimit;
 
-    public int Workers => Volatile.Read(ref _workers);
-
     /// <summary>
     /// Runs app code: inline on the calling thread when a slot is free (a fast app never leaves the request's
     /// thread), otherwise on a worker thread; a call whose request is cancelled while it waits never runs.

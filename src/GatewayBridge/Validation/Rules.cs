@@ -11,4 +11,13 @@ internal static class Rules
             throw new GatewayValidationException(rule, message);
         }
     }
+
+    /// <summary>Throws for a violation found by the server's own checks, under the same rule id.</summary>
+    public static void Check(RuleViolation? violation)
+    {
+        if (violation is { } v)
+        {
+            throw new GatewayValidationException(v.Rule, v.Message);
+        }
+    }
 }

@@ -9,8 +9,8 @@ internal sealed class ValidatedIterable(IEnumerable<byte[]> inner, ValidatedCall
 
     public IEnumerator<byte[]> GetEnumerator()
     {
-        Rules.Check(_enumerator is null, "iterable.enumerated-twice", "the server enumerated the iterable twice.");
-        Rules.Check(!call.Closed, "iterable.read-after-close", "the iterable was enumerated after it was disposed.");
+        Rules.Check(_enumerator is null, RuleIds.IterableEnumeratedTwice, "the server enumerated the iterable twice.");
+        Rules.Check(!call.Closed, RuleIds.IterableReadAfterClose, "the iterable was enumerated after it was disposed.");
         _enumerator = inner.GetEnumerator();
         return new Enumerator(_enumerator, call);
     }
@@ -34,15 +34,16 @@ internal sealed class ValidatedIterable(IEnumerable<byte[]> inner, ValidatedCall
 
         public bool MoveNext()
         {
-            Rules.Check(!call.Closed, "iterable.read-after-close", "the iterable was read after it was disposed.");
+            Rules.Check(!call.Closed, RuleIds.IterableReadAfterClose, "the iterable was read after it was disposed.");
             if (!inner.MoveNext())
             {
+                Rules.Check(call.Started, RuleIds.StartResponseMissing, "the iterable ended without start_response ever being called.");
                 return false;
             }
 
             var chunk = inner.Current;
-            Rules.Check(chunk is not null, "iterable.chunk-type", "the iterable yielded null; yield byte arrays.");
-            Rules.Check(call.Started || chunk.Length == 0, "iterable.before-start", "the iterable yielded body bytes before start_response was called.");
+            Rules.Check(chunk is not null, RuleIds.IterableChunkType, "the iterable yielded null; yield byte arrays.");
+            Rules.Check(call.Started || chunk.Length == 0, RuleIds.IterableBeforeStart, "the iterable yielded body bytes before start_response was called.");
             Current = chunk;
             return true;
         }
@@ -64,9 +65,9 @@ internal sealed class ValidatedList(IList<byte[]> inner, ValidatedCall call) : I
     {
         get
         {
-            Rules.Check(!call.Closed, "iterable.read-after-close", "the iterable was read after it was disposed.");
+            Rules.Check(!call.Closed, RuleIds.IterableReadAfterClose, "the iterable was read after it was disposed.");
             var chunk = inner[index];
-            Rules.Check(chunk is not null, "iterable.chunk-type", "the iterable holds null; use byte arrays.");
+            Rules.Check(chunk is not null, RuleIds.IterableChunkType, "the iterable holds null; use byte arrays.");
             return chunk;
         }
 

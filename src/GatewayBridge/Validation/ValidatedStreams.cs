@@ -11,12 +11,12 @@ internal sealed class ValidatedInput(Stream inner) : Stream
 
     public override bool CanWrite => false;
 
-    public override long Length => throw Violation("input.seek", "wsgi.input has no length; read CONTENT_LENGTH, or read to the end.");
+    public override long Length => throw Violation(RuleIds.InputSeek, "wsgi.input has no length; read CONTENT_LENGTH, or read to the end.");
 
     public override long Position
     {
-        get => throw Violation("input.seek", "wsgi.input is forward-only.");
-        set => throw Violation("input.seek", "wsgi.input is forward-only.");
+        get => throw Violation(RuleIds.InputSeek, "wsgi.input is forward-only.");
+        set => throw Violation(RuleIds.InputSeek, "wsgi.input is forward-only.");
     }
 
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
@@ -33,17 +33,17 @@ internal sealed class ValidatedInput(Stream inner) : Stream
     {
     }
 
-    public override long Seek(long offset, SeekOrigin origin) => throw Violation("input.seek", "wsgi.input is forward-only.");
+    public override long Seek(long offset, SeekOrigin origin) => throw Violation(RuleIds.InputSeek, "wsgi.input is forward-only.");
 
-    public override void SetLength(long value) => throw Violation("input.write", "wsgi.input is read-only.");
+    public override void SetLength(long value) => throw Violation(RuleIds.InputWrite, "wsgi.input is read-only.");
 
-    public override void Write(byte[] buffer, int offset, int count) => throw Violation("input.write", "wsgi.input is read-only.");
+    public override void Write(byte[] buffer, int offset, int count) => throw Violation(RuleIds.InputWrite, "wsgi.input is read-only.");
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            throw Violation("input.close", "the app must not close or dispose wsgi.input; the server owns it (use leaveOpen: true with readers).");
+            throw Violation(RuleIds.InputClose, "the app must not close or dispose wsgi.input; the server owns it (use leaveOpen: true with readers).");
         }
 
         base.Dispose(disposing);
@@ -69,7 +69,7 @@ internal sealed class ValidatedErrors(TextWriter inner) : TextWriter
     {
         if (disposing)
         {
-            throw new GatewayValidationException("errors.close", "the app must not close or dispose wsgi.errors; the server owns it.");
+            throw new GatewayValidationException(RuleIds.ErrorsClose, "the app must not close or dispose wsgi.errors; the server owns it.");
         }
 
         base.Dispose(disposing);

@@ -1,14 +1,15 @@
 using System.Net;
 using System.Security.Claims;
+using GatewayBridge.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace GatewayBridge.Tests;
 
-public class EnvironBuilderTests
+public class EnvironTableTests
 {
     private static GatewayEnvironment Build(DefaultHttpContext context, bool allowUnderscores = false, string scriptName = "", string? pathInfo = null) =>
-        EnvironBuilder.Build(context, scriptName, pathInfo ?? context.Request.Path.Value ?? "", Stream.Null, allowUnderscores, null, context.RequestAborted);
+        new(context, scriptName, pathInfo ?? context.Request.Path.Value ?? "", Stream.Null, allowUnderscores);
 
     private static DefaultHttpContext Context(Action<HttpRequest>? configure = null)
     {
@@ -209,15 +210,82 @@ public class EnvironBuilderTests
     }
 
     [Fact]
-    public void Values_AreReadFromCapturedDataNotTheLiveContext()
+    public void Values_AreReadFromTheRequestOnFirstUse_ThenKept()
     {
         var context = Context(r => r.Host = new HostString("before.example:81"));
         var environ = Build(context);
+        context.Request.Headers["X-Early"] = "1";
+        Assert.Equal("before.example", environ[Environ.ServerName]);
+        Assert.Equal("1", environ["HTTP_X_EARLY"]);
+
         context.Request.Host = new HostString("after.example:82");
         context.Request.Headers["X-Late"] = "1";
 
         Assert.Equal("before.example", environ[Environ.ServerName]);
-        Assert.Equal("81", environ[Environ.ServerPort]);
+        Assert.Equal("82", environ[Environ.ServerPort]);
         Assert.False(environ.ContainsKey("HTTP_X_LATE"));
     }
+
+    [Fact]
+    public void TheTable_EnvironConstantsAndTheContract_NameTheSameKeysWithTheSameTypes()
+    {
+        var table = EnvironTable.Keys.Select(k => k.Name).ToList();
+        var constants = typeof(Environ).GetFields()
+            .Where(f => f.IsLiteral && f.Name != nameof(Environ.HttpHeaderPrefix))
+            .Select(f => (string)f.GetRawConstantValue()!);
+        Assert.Equal(table.Order(), constants.Order());
+        Assert.Equal(table.Count, table.Distinct().Count());
+
+        // Section 3's table: "| `KEY`, `KEY2` | type | value |"; the bridge's own keys are extras the contract allows.
+        var contract = RepositoryFiles.Section(RepositoryFiles.ReadContract(), "## 3.");
+        var rows = contract.Split('\n').Where(l => l.StartsWith("| `", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(rows);
+        var environ = FullEnviron();
+        foreach (var row in rows)
+        {
+            var cells = row.Split('|');
+            var type = ContractType(cells[2].Trim().Trim('`'));
+            foreach (var key in cells[1].Split('`').Where((_, i) => i % 2 == 1))
+            {
+                if (key == "HTTP_*")
+                {
+                    Assert.IsType(type, environ["HTTP_ACCEPT"]);
+                    continue;
+                }
+
+                Assert.Contains(key, table);
+                Assert.True(environ.ContainsKey(key), $"The full environ lacks {key}.");
+                Assert.IsAssignableFrom(type, environ[key]);
+            }
+        }
+
+        Assert.All(table.Where(k => !rows.Any(r => r.Contains($"`{k}`", StringComparison.Ordinal))), k => Assert.StartsWith("gatewaybridge.", k, StringComparison.Ordinal));
+    }
+
+    // A request for which every key of the table is present.
+    private static GatewayEnvironment FullEnviron()
+    {
+        var context = Context(r =>
+        {
+            r.Method = "POST";
+            r.Scheme = "https";
+            r.ContentType = "text/plain";
+            r.ContentLength = 1;
+            r.Headers.Accept = "*/*";
+        });
+        context.Connection.RemoteIpAddress = IPAddress.Loopback;
+        context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "alice")], "Test"));
+        return Build(context);
+    }
+
+    private static Type ContractType(string text) => text switch
+    {
+        "string" => typeof(string),
+        "bool" => typeof(bool),
+        "ValueTuple<int, int>" => typeof(ValueTuple<int, int>),
+        "System.IO.Stream" => typeof(Stream),
+        "System.IO.TextWriter" => typeof(TextWriter),
+        "Func<Stream, int, IEnumerable<byte[]>>" => typeof(Func<Stream, int, IEnumerable<byte[]>>),
+        _ => throw new InvalidOperationException($"The contract names a type this test does not know: '{text}'."),
+    };
 }

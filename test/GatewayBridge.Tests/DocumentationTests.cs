@@ -1,0 +1,46 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using GatewayBridge.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace GatewayBridge.Tests;
+
+/// <summary>README's lists of rules and log events say what the code does.</summary>
+public partial class DocumentationTests
+{
+    [Fact]
+    public void ReadmeValidatorRules_AreExactlyTheRuleIds()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "### Validator rules");
+        var documented = RuleInBackticks().Matches(section).Select(m => m.Groups[1].Value).ToHashSet();
+        var ids = typeof(RuleIds).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral)
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .ToHashSet();
+
+        Assert.Equal(ids.Order(), documented.Order());
+    }
+
+    [Fact]
+    public void ReadmeLogEvents_HaveTheCodesIdsAndLevels()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "## Logging");
+        var documented = EventInTable().Matches(section)
+            .Select(m => (Name: m.Groups[1].Value, Id: int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), Level: m.Groups[3].Value))
+            .ToList();
+        var events = typeof(GatewayLoggingExtensions).GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Select(m => (Method: m, Attribute: m.GetCustomAttribute<LoggerMessageAttribute>()))
+            .Where(e => e.Attribute is not null)
+            .Select(e => (Name: e.Method.Name, Id: e.Attribute!.EventId, Level: e.Attribute.Level.ToString()))
+            .ToList();
+
+        Assert.Equal(events.OrderBy(e => e.Id), documented.OrderBy(e => e.Id));
+    }
+
+    [GeneratedRegex(@"`([a-z_]+\.[a-z-]+)`")]
+    private static partial Regex RuleInBackticks();
+
+    // "`Name` (3, Warning)" in the logging table.
+    [GeneratedRegex(@"`([A-Za-z]+)` \((\d+), ([A-Za-z]+)")]
+    private static partial Regex EventInTable();
+}

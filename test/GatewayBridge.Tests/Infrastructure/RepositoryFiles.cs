@@ -1,0 +1,39 @@
+namespace GatewayBridge.Tests.Infrastructure;
+
+/// <summary>Finds the repository's own files (README) and the shared contract beside the repository.</summary>
+public static class RepositoryFiles
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string ReadReadme() => File.ReadAllText(Path.Combine(Root, "README.md"));
+
+    /// <summary>The contract, <c>../shared/gateway-interface.md</c>: CI clones the repository with <c>shared</c> beside it.</summary>
+    public static string ReadContract()
+    {
+        var path = Path.GetFullPath(Path.Combine(Root, "..", "shared", "gateway-interface.md"));
+        Assert.True(File.Exists(path), $"The contract is expected at {path}, beside the repository.");
+        return File.ReadAllText(path);
+    }
+
+    /// <summary>The lines of the markdown section that starts with <paramref name="heading"/>, up to the next heading.</summary>
+    public static string Section(string markdown, string heading)
+    {
+        var start = markdown.IndexOf(heading, StringComparison.Ordinal);
+        Assert.True(start >= 0, $"No section '{heading}'.");
+        var end = markdown.IndexOf("\n#", start + heading.Length, StringComparison.Ordinal);
+        return end < 0 ? markdown[start..] : markdown[start..end];
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "GatewayBridge.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The tests run outside the repository.");
+    }
+}
