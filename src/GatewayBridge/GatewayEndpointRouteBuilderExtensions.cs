@@ -47,12 +47,18 @@ public static class GatewayEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(configure);
 
         var handler = GatewayHandlerFactory.Create(endpoints.ServiceProvider, gatewayApp, configure);
+        return MapHandler(endpoints, prefix, handler).WithDisplayName($"Gateway app {prefix}");
+    }
+
+    /// <summary>The routed endpoint behind every <c>Map*App</c>: the prefix and everything under it.</summary>
+    internal static IEndpointConventionBuilder MapHandler(IEndpointRouteBuilder endpoints, string prefix, GatewayRequestHandler handler)
+    {
         var pattern = RoutePatternFactory.Parse($"{prefix.TrimEnd('/')}/{{**{PathInfoParameter}}}");
         return endpoints.Map(pattern, context =>
         {
             var (scriptName, pathInfo) = SplitPath(context.Request.Path.Value ?? "", context.GetRouteValue(PathInfoParameter) as string);
             return handler.HandleAsync(context, context.Request.PathBase.Value + scriptName, pathInfo);
-        }).WithDisplayName($"Gateway app {prefix}");
+        });
     }
 
     /// <summary>

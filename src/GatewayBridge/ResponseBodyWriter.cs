@@ -105,6 +105,12 @@ internal sealed class ResponseBodyWriter
     /// </summary>
     public ValueTask WriteWholeBodyAsync(ReadOnlyMemory<byte> body)
     {
+        if (_started)
+        {
+            // The app wrote before returning its body (write()); what it returned is the body's last chunk.
+            return WriteChunkAsync(body);
+        }
+
         ApplyHeaders(body.Length);
         if (!_bodyAllowed || body.IsEmpty || (_limit is long limit && body.Length > limit))
         {

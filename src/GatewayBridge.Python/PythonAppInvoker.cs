@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Logging;
+using Python.Runtime;
+
+namespace GatewayBridge.Python;
+
+/// <summary>
+/// Runs a Python WSGI app for the bridge: the request (environ and body) goes to one of the host's Python threads,
+/// and the steps of the response come back to be sent through the same writer .NET apps use.
+/// </summary>
+internal sealed class PythonAppInvoker : IGatewayAppInvoker
+{
+    private readonly PyObject _app;
+    private readonly PythonWorkerThreads _threads;
+    private readonly int _queueLimit;
+    private readonly ILogger _logger;
+
+    public PythonAppInvoker(PyObject app, PythonWorkerThreads threads, int queueLimit, ILogger logger)
+    {
+        _app = app;
+        _threads = threads;
+        _queueLimit = queueLimit;
+        _logger = logger;
+    }
+
+    public bool HasRoom => _threads.QueueLength < _queueLimit;
+
+    // The app object and the threads belong to the host, which outlives the handler.
+    public void Dispose()
+    {
+    }
+
+    public async Task InvokeAsync(GatewayEnvironment environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted)
+    {
+        var path = environ.Context.Request.Path.Value ?? "";
+
+        // :: Step 1: Hand the request to a Python thread (the environ as native strings, the body as bytes or a file)
+        var call = new PythonCall(_app, PythonEnviron.Build(environ), PythonRequestBody.From(environ.Input), _logger, path, aborted);
+        _threads.Enqueue(call);
+        try
+        {
+            // :: Step 2: Send each step of the response as the Python thread produces it
+            while (await call.Parts.WaitToReadAsync(aborted))
+            {
+                while (call.Parts.TryRead(out var part))
+                {
+                    try
+                    {
+                        if (await SendAsync(part, state, writer, path))
+                        {
+                            return;
+                        }
+                    }
+                    finally
+                    {
+                        part.Release();
+                    }
+                }
+            }
+
+            // Reached only when the Python thread gave up without an answer: an interrupt as the host stops.
+            throw new InvalidOperationException("The Python thread stopped before the app's response was complete (the host is stopping).");
+        }
+        finally
+        {
+            // :: Step 3: If the response ended early, the Python thread closes the app's iterable at its next step
+            call.Stop();
+        }
+    }
+
+    // True when the response is complete.
+    private async ValueTask<bool> SendAsync(PythonResponsePart part, StartResponseState state, ResponseBodyWriter writer, string path)
+    {
+        if (part.CloseFailure is { } closeFailure)
+        {
+            _logger.GatewayAppCloseFailed(path, closeFailure);
+        }
+
+        if (part.Head is { } head)
+        {
+            // The status and headers meet the same rules as a .NET app's; Python kept exc_info to itself.
+            var fields = head.Split('\0');
+            var headers = new (string Name, string Value)[(fields.Length - 1) / 2];
+            for (var i = 0; i < headers.Length; i++)
+            {
+                headers[i] = (fields[1 + (2 * i)], fields[2 + (2 * i)]);
+            }
+
+            state.Start(fields[0], headers);
+        }
+
+        switch (part.Kind)
+        {
+            case PythonStepKind.Chunk:
+                await writer.WriteChunkAsync(part.Data);
+                return false;
+            case PythonStepKind.Whole:
+                await writer.WriteWholeBodyAsync(part.Data);
+                break;
+            case PythonStepKind.File:
+                // The shim duplicated the descriptor for us; /proc/self/fd opens the same file even if it was deleted.
+                await writer.SendFileAsync($"/proc/self/fd/{part.File!.DangerousGetHandle()}", part.FileOffset, part.FileCount);
+                break;
+            case PythonStepKind.Error:
+                throw part.Error!;
+        }
+
+        await writer.CompleteAsync();
+        return true;
+    }
+}

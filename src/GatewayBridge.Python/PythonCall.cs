@@ -1,0 +1,232 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+using Python.Runtime;
+
+namespace GatewayBridge.Python;
+
+/// <summary>
+/// One request handed to a Python thread. The thread runs the app a step at a time (one call into Python per step)
+/// and posts each step's part into a small channel; the request sends the parts as they come, so the app produces
+/// its next chunk while the previous one is on its way (PEP 3333: transmission continues while the app works).
+/// </summary>
+internal sealed class PythonCall
+{
+    // Two parts in flight at most: a slow client holds the Python thread back (with the GIL released) rather than
+    // letting a streaming app fill memory.
+    private readonly Channel<PythonResponsePart> _parts = Channel.CreateBounded<PythonResponsePart>(
+        new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
+
+    private readonly PyObject _app;
+    private readonly string _environ;
+    private readonly PythonRequestBody _body;
+    private readonly CancellationToken _aborted;
+    private readonly ILogger _logger;
+    private readonly string _path;
+    private volatile bool _stopped;
+
+    public PythonCall(PyObject app, string environ, PythonRequestBody body, ILogger logger, string path, CancellationToken aborted)
+    {
+        _app = app;
+        _environ = environ;
+        _body = body;
+        _aborted = aborted;
+        _logger = logger;
+        _path = path;
+    }
+
+    public long Enqueued { get; } = Stopwatch.GetTimestamp();
+
+    /// <summary>The response's parts, in order; completed when the Python side is done with the call.</summary>
+    public ChannelReader<PythonResponsePart> Parts => _parts.Reader;
+
+    /// <summary>Whether the request no longer wants parts: it ended, or it was aborted.</summary>
+    public bool IsStopped => _stopped || _aborted.IsCancellationRequested;
+
+    /// <summary>
+    /// Called by the request when it stops reading: a waiting Python thread wakes, and the app's iterable is closed at
+    /// its next step.
+    /// </summary>
+    public void Stop()
+    {
+        _stopped = true;
+        _parts.Writer.TryComplete();
+        while (_parts.Reader.TryRead(out var part))
+        {
+            part.Release();
+        }
+    }
+
+    /// <summary>Runs the call on the current Python thread, which holds the GIL.</summary>
+    public void Run(PythonInterpreter python)
+    {
+        PyObject? resumable = null;
+        try
+        {
+            if (IsStopped)
+            {
+                // A request that ended while it waited for a thread never reaches the app.
+                _body.Release();
+                return;
+            }
+
+            PythonHostSink.CurrentCall = this;
+            var step = Start(python);
+            while (true)
+            {
+                var part = ReadStep(step, ref resumable);
+                if (!Post(part, holdsGil: true) || part.Kind != PythonStepKind.Chunk || IsStopped)
+                {
+                    break;
+                }
+
+                step = python.Resume.Invoke(resumable!);
+            }
+        }
+        catch (Exception ex)
+        {
+            // pythonnet itself failed (the shim catches what the app raises); the request still gets an answer.
+            Post(Failed(new PythonAppException(ex.GetType().Name, ex.Message, ex.ToString()), null), holdsGil: true);
+        }
+        finally
+        {
+            PythonHostSink.CurrentCall = null;
+            if (resumable is not null)
+            {
+                // The request stopped before the body ended (the client left, or the headers were refused).
+                Close(python, resumable);
+            }
+
+            _parts.Writer.TryComplete();
+        }
+    }
+
+    private void Close(PythonInterpreter python, PyObject resumable)
+    {
+        try
+        {
+            using (resumable)
+            using (var failure = python.Close.Invoke(resumable))
+            {
+                if (!failure.IsNone())
+                {
+                    _logger.GatewayAppCloseFailed(_path, CloseFailure(failure.As<string>()));
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.GatewayAppCloseFailed(_path, ex);
+        }
+    }
+
+    public static PythonAppException CloseFailure(string traceback) => new("close", "the iterable's close() failed", traceback);
+
+    private PyObject Start(PythonInterpreter python)
+    {
+        using var environ = new PyString(_environ);
+        using var body = _body.Memory is { } memory ? PyObject.FromManagedObject(memory) : PyObject.None;
+        using var length = new PyInt(_body.Length);
+        using var path = _body.Path is { } p ? new PyString(p) : PyObject.None;
+        try
+        {
+            return python.Start.Invoke(_app, environ, body, length, path);
+        }
+        finally
+        {
+            // Python has its own copy (a BytesIO) by now.
+            _body.Release();
+        }
+    }
+
+    // (head, data, kind, extra): see gatewaybridge_wsgi.py.
+    private static PythonResponsePart ReadStep(PyObject step, ref PyObject? resumable)
+    {
+        using (step)
+        {
+            using var headObject = step[0];
+            using var data = step[1];
+            using var kindObject = step[2];
+            var extra = step[3];
+            var head = headObject.IsNone() ? null : headObject.As<string>();
+            var kind = (PythonStepKind)kindObject.As<int>();
+            PythonAppException? closeFailure = null;
+            if (kind == PythonStepKind.Chunk)
+            {
+                resumable?.Dispose();
+                resumable = extra;
+            }
+            else
+            {
+                resumable?.Dispose();
+                resumable = null;
+                using (extra)
+                {
+                    closeFailure = extra.IsNone() ? null : CloseFailure(extra.As<string>());
+                }
+            }
+
+            switch (kind)
+            {
+                case PythonStepKind.Error:
+                    return Failed(PythonAppException.FromShim(data.As<string>()), closeFailure);
+                case PythonStepKind.File:
+                    using (var fd = data[0])
+                    using (var offset = data[1])
+                    using (var count = data[2])
+                    {
+                        var handle = new SafeFileHandle(fd.As<int>(), ownsHandle: true);
+                        return new(kind, head, null, 0, handle, offset.As<long>(), count.As<long>(), null, closeFailure);
+                    }
+
+                default:
+                    using (var view = data.GetBuffer())
+                    {
+                        var length = checked((int)view.Length);
+                        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                        view.Read(buffer, 0, length, 0);
+                        return new(kind, head, buffer, length, null, 0, 0, null, closeFailure);
+                    }
+            }
+        }
+    }
+
+    private static PythonResponsePart Failed(PythonAppException error, PythonAppException? closeFailure) =>
+        new(PythonStepKind.Error, null, null, 0, null, 0, 0, error, closeFailure);
+
+    /// <summary>
+    /// Hands a part to the request, waiting (without the GIL, so other Python threads run) while two are in flight;
+    /// <see langword="false"/> when the request has stopped reading, in which case the part is released here.
+    /// </summary>
+    public bool Post(PythonResponsePart part, bool holdsGil)
+    {
+        if (_parts.Writer.TryWrite(part))
+        {
+            return true;
+        }
+
+        var state = holdsGil ? PythonEngine.BeginAllowThreads() : IntPtr.Zero;
+        try
+        {
+            while (_parts.Writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
+            {
+                if (_parts.Writer.TryWrite(part))
+                {
+                    return true;
+                }
+            }
+
+            part.Release();
+            return false;
+        }
+        finally
+        {
+            if (holdsGil)
+            {
+                PythonEngine.EndAllowThreads(state);
+            }
+        }
+    }
+}

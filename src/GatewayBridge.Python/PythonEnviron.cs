@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text;
+
+namespace GatewayBridge.Python;
+
+/// <summary>
+/// The environ as a Python app sees it (PEP 3333 "native strings": each str holds latin-1-decoded bytes), packed
+/// into one string of <c>key\0value</c> pairs so that it crosses into Python in one piece. The shim adds the
+/// <c>wsgi.*</c> objects.
+/// </summary>
+internal static class PythonEnviron
+{
+    public static string Build(GatewayEnvironment environ)
+    {
+        var text = new StringBuilder(1024);
+        var (scriptName, pathInfo) = Path(environ);
+        foreach (var key in EnvironTable.Keys)
+        {
+            var value = key.Name switch
+            {
+                Environ.ScriptName => scriptName,
+                Environ.PathInfo => pathInfo,
+                _ => environ.TryGetValue(key.Name, out var v) && v is string s ? Native(s) : null,
+            };
+            if (value is not null)
+            {
+                Append(text, key.Name, value);
+            }
+        }
+
+        foreach (var (key, value) in environ.HttpHeaders)
+        {
+            Append(text, key, Native((string)value!));
+        }
+
+        return text.ToString(0, text.Length - 1);
+    }
+
+    /// <summary>
+    /// A .NET string as PEP 3333's native string of its bytes on the wire: UTF-8 text (what Kestrel decodes) becomes
+    /// one char per byte, as gunicorn's latin-1 decoding gives it.
+    /// </summary>
+    public static string Native(string value) =>
+        Ascii.IsValid(value) ? value : Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(value));
+
+    /// <summary>
+    /// SCRIPT_NAME and PATH_INFO as gunicorn gives them: PATH_INFO percent-decoded from the raw target to bytes,
+    /// <c>%2F</c> and invalid UTF-8 included (ASP.NET keeps both encoded in <c>Request.Path</c>).
+    /// </summary>
+    public static (string ScriptName, string PathInfo) Path(GatewayEnvironment environ)
+    {
+        var scriptName = (string)environ[Environ.ScriptName]!;
+        var pathInfo = (string)environ[Environ.PathInfo]!;
+        var rawPath = RawPath((string)environ[Environ.RequestUri]!);
+
+        // Kestrel removes dot segments from Path; the raw target still has them, so it no longer lines up.
+        if (!HasDotSegment(rawPath))
+        {
+            // '/' never comes out of ASP.NET's decoding (an encoded slash stays "%2F"), so PATH_INFO is the raw path's
+            // tail with as many slashes as PATH_INFO has.
+            var slashes = pathInfo.Count(c => c == '/');
+            var cut = rawPath.Length;
+            for (var i = 0; i < slashes && cut > 0; i++)
+            {
+                cut = rawPath.LastIndexOf('/', cut - 1);
+            }
+
+            if (cut >= 0 && (slashes > 0 || pathInfo.Length == 0))
+            {
+                return (Native(scriptName), Unquote(rawPath.AsSpan(cut)));
+            }
+        }
+
+        return (Native(scriptName), Native(pathInfo).Replace("%2F", "/", StringComparison.OrdinalIgnoreCase));
+    }
+
+    // The path part of a request target: origin form ("/a?q"), or absolute form ("http://host/a?q").
+    private static string RawPath(string target)
+    {
+        var end = target.AsSpan().IndexOfAny('?', '#');
+        var path = end < 0 ? target : target[..end];
+        var scheme = path.IndexOf("://", StringComparison.Ordinal);
+        if (scheme >= 0)
+        {
+            var slash = path.IndexOf('/', scheme + 3);
+            path = slash < 0 ? "/" : path[slash..];
+        }
+
+        return path;
+    }
+
+    private static bool HasDotSegment(string rawPath)
+    {
+        if (!rawPath.Contains('.', StringComparison.Ordinal) && !rawPath.Contains("%2e", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        foreach (var segment in rawPath.Split('/'))
+        {
+            if (Unquote(segment) is "." or "..")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>urllib's <c>unquote_to_bytes</c>, then latin-1: each <c>%XX</c> becomes the char XX; a malformed escape stays.</summary>
+    public static string Unquote(ReadOnlySpan<char> raw)
+    {
+        if (!raw.Contains('%'))
+        {
+            return raw.ToString();
+        }
+
+        var result = new StringBuilder(raw.Length);
+        for (var i = 0; i < raw.Length; i++)
+        {
+            if (raw[i] == '%' && i + 2 < raw.Length && char.IsAsciiHexDigit(raw[i + 1]) && char.IsAsciiHexDigit(raw[i + 2]))
+            {
+                result.Append((char)byte.Parse(raw.Slice(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture));
+                i += 2;
+            }
+            else
+            {
+                result.Append(raw[i]);
+            }
+        }
+
+        return result.ToString();
+    }
+
+    private static void Append(StringBuilder text, string key, string value) =>
+        text.Append(key).Append('\0').Append(value).Append('\0');
+}

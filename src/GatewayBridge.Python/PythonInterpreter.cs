@@ -1,0 +1,118 @@
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using Python.Runtime;
+
+namespace GatewayBridge.Python;
+
+/// <summary>
+/// The one CPython interpreter of the process, embedded with pythonnet and shared by every host in it. It is started
+/// once and never finalized: CPython cannot be restarted in a process, and nothing an app needs happens at finalization
+/// (pythonnet runs neither <c>atexit</c> nor <c>Py_Finalize</c>).
+/// </summary>
+internal sealed class PythonInterpreter
+{
+    private const string ShimModule = "gatewaybridge_wsgi";
+    private static readonly Lock StartLock = new();
+    private static PythonInterpreter? s_current;
+    private readonly PyObject _prependPath;
+
+    private PythonInterpreter(PythonInstallation installation, PyObject shim)
+    {
+        Installation = installation;
+        Start = shim.GetAttr("start");
+        Resume = shim.GetAttr("resume");
+        Close = shim.GetAttr("close");
+        LoadApp = shim.GetAttr("load_app");
+        Validated = shim.GetAttr("validated");
+        _prependPath = shim.GetAttr("prepend_path");
+    }
+
+    public PythonInstallation Installation { get; }
+
+    // The shim's entry points (gatewaybridge_wsgi.py); call them holding the GIL.
+    public PyObject Start { get; }
+
+    public PyObject Resume { get; }
+
+    public PyObject Close { get; }
+
+    public PyObject LoadApp { get; }
+
+    public PyObject Validated { get; }
+
+    /// <summary>Starts the interpreter of <paramref name="installation"/>, or returns the running one if it is the same Python.</summary>
+    public static PythonInterpreter Get(PythonInstallation installation, PythonHostSink sink, LogLevel rootLevel)
+    {
+        lock (StartLock)
+        {
+            if (s_current is { } current)
+            {
+                if (current.Installation.Executable != installation.Executable)
+                {
+                    throw new InvalidOperationException(
+                        $"This process already runs the Python interpreter of '{current.Installation.Executable}' (Python {current.Installation.Version}), " +
+                        $"and PythonWsgiOptions.Python asks for '{installation.Executable}' (Python {installation.Version}). A process embeds one CPython " +
+                        "interpreter: give every host the same PythonWsgiOptions.Python, or run the other Python in another process.");
+                }
+
+                return current;
+            }
+
+            return s_current = Initialize(installation, sink, rootLevel);
+        }
+    }
+
+    private static PythonInterpreter Initialize(PythonInstallation installation, PythonHostSink sink, LogLevel rootLevel)
+    {
+        Runtime.PythonDLL = installation.Library;
+        PythonEngine.Initialize(setSysArgv: false);
+
+        // pythonnet's exit handler takes the GIL to tidy up, so a Python thread that holds it (a busy loop, a C call)
+        // would hang process exit; the tidying frees nothing the operating system does not reclaim anyway.
+        var onExit = typeof(PythonEngine).GetMethod("OnProcessExit", BindingFlags.NonPublic | BindingFlags.Static);
+        if (onExit is not null)
+        {
+            AppDomain.CurrentDomain.ProcessExit -= onExit.CreateDelegate<EventHandler>();
+        }
+
+        // Initialize leaves the GIL with this thread; every other thread would wait for it forever.
+        PythonEngine.BeginAllowThreads();
+
+        using (Py.GIL())
+        {
+            // The embedded interpreter sees what the chosen python3 sees: its sys.path (a virtual environment's
+            // site-packages among it), its prefixes, and itself as sys.executable for apps that start Python processes.
+            using var sys = Py.Import("sys");
+            using var path = new PyList(installation.Path.Select(p => (PyObject)new PyString(p)).ToArray());
+            sys.SetAttr("path", path);
+            sys.SetAttr("executable", new PyString(installation.Executable));
+            sys.SetAttr("prefix", new PyString(installation.Prefix));
+            sys.SetAttr("exec_prefix", new PyString(installation.ExecPrefix));
+            sys.SetAttr("argv", new PyList([new PyString("")]));
+
+            using var shim = PyModule.FromString(ShimModule, ReadShim(), ShimModule + ".py");
+            using var install = shim.GetAttr("install");
+            using var level = new PyInt(PythonLogLevels.ToPython(rootLevel));
+            install.Invoke(sink.ToPython(), level).Dispose();
+            return new PythonInterpreter(installation, shim);
+        }
+    }
+
+    /// <summary>Puts <paramref name="folders"/> first on <c>sys.path</c>, each once.</summary>
+    public void PrependPath(IEnumerable<string> folders)
+    {
+        using (Py.GIL())
+        {
+            using var list = new PyList(folders.Select(f => (PyObject)new PyString(f)).ToArray());
+            _prependPath.Invoke(list).Dispose();
+        }
+    }
+
+    private static string ReadShim()
+    {
+        using var stream = typeof(PythonInterpreter).Assembly.GetManifestResourceStream(ShimModule + ".py")
+            ?? throw new InvalidOperationException($"The resource {ShimModule}.py is missing from GatewayBridge.Python.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

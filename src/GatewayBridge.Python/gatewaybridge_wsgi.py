@@ -1,0 +1,335 @@
+"""GatewayBridge's Python side of a WSGI request (loaded by GatewayBridge.Python; apps never import it).
+
+The .NET host owns sockets, request buffering and scheduling. This module owns what is natural in
+Python: the environ dict, the wsgi.input and wsgi.errors file objects, start_response and exc_info,
+iterating the app's result and calling its close(). The host drives a response one step at a time:
+start() runs the app up to the first body bytes, resume() fetches each further chunk, close() ends a
+response the client walked away from. Each step returns (head, data, kind, extra):
+
+    head   the status and headers as 'status\\0name\\0value...', once, when they become due
+    data   body bytes for this step (see kind)
+    kind   WHOLE, CHUNK, END, FILE or ERROR
+    extra  the call to resume (CHUNK); otherwise the traceback of a failed close(), or None
+"""
+
+import ast
+import importlib
+import io
+import logging
+import os
+import stat
+import sys
+import threading
+import traceback
+
+WHOLE = 0  # data is the whole body; the result is closed
+CHUNK = 1  # data is one chunk; resume(extra) for more
+END = 2  # the body is over (data is empty); the result is closed
+FILE = 3  # data is (fd, offset, count): a duplicated descriptor the host sends and closes
+ERROR = 4  # data is 'type\\0message\\0traceback'; the result is closed
+
+SERVER_SOFTWARE = "GatewayBridge"
+
+_WSGI = {
+    "wsgi.version": (1, 0),
+    "wsgi.multithread": True,
+    "wsgi.multiprocess": False,
+    "wsgi.run_once": False,
+    "wsgi.input_terminated": True,
+}
+
+# The .NET host's sink, its methods bound once: every attribute access on a .NET object makes a new binding.
+_log = _stdout = _stderr = _errors_line = _write = None
+
+
+def install(host, root_level):
+    """Routes logging records, print() and sys.stderr to the host's ILogger; called once per process."""
+    global _log, _stdout, _stderr, _errors_line, _write
+    _log, _stdout, _stderr, _errors_line, _write = host.Log, host.Stdout, host.Stderr, host.ErrorsLine, host.Write
+    root = logging.getLogger()
+    root.addHandler(_HostLogHandler())
+    if root.level == logging.WARNING:
+        # Python's default drops INFO; the host's logging configuration decides instead.
+        root.setLevel(root_level)
+    logging.captureWarnings(True)
+    sys.stdout = _LineWriter(_stdout, "<stdout>")
+    sys.stderr = _LineWriter(_stderr, "<stderr>")
+
+
+def prepend_path(folders):
+    """Puts the host's PythonPath folders first on sys.path, each once."""
+    for folder in reversed(folders):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+
+
+def load_app(spec):
+    """gunicorn's app spec: 'module:name', 'module:factory()' with literal arguments, or 'module'."""
+    module_name, _, expression = spec.partition(":")
+    module = importlib.import_module(module_name)
+    try:
+        tree = ast.parse(expression or "application", mode="eval").body
+    except SyntaxError:
+        raise ValueError(f"'{expression}' is not a name or a call of one") from None
+    if isinstance(tree, ast.Name):
+        app = _attribute(module, tree.id)
+    elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
+        try:
+            args = [ast.literal_eval(a) for a in tree.args]
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in tree.keywords}
+        except ValueError:
+            raise ValueError(f"the arguments of '{expression}' must be literals, as gunicorn requires") from None
+        app = _attribute(module, tree.func.id)(*args, **kwargs)
+    else:
+        raise ValueError(f"'{expression}' is neither a name nor a call of one (module:name or module:factory())")
+    if not callable(app):
+        raise TypeError(f"{spec} is a {type(app).__name__}, not a WSGI callable")
+    return app
+
+
+def _attribute(module, name):
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise AttributeError(f"module '{module.__name__}' has no attribute '{name}'") from None
+
+
+def validated(app):
+    """The app wrapped in CPython's own conformance checker."""
+    from wsgiref.validate import validator
+
+    return validator(app)
+
+
+def start(app, environ_text, body, body_length, body_path):
+    """Runs the app up to its first body bytes (or to its end, for a list)."""
+    call = _Call(environ_text, body, body_length, body_path)
+    try:
+        result = call.result = app(call.environ, call.start_response)
+        if type(result) is list or type(result) is tuple:
+            for chunk in result:
+                _check_chunk(chunk)
+            return call.due_head(True), b"".join(result), WHOLE, call.close()
+        if isinstance(result, FileWrapper) and result.fileno is not None:
+            return call.send_file(result)
+        call.iterator = iter(result)
+    except BaseException:
+        return call.fail()
+    return resume(call)
+
+
+def resume(call):
+    """The next non-empty chunk of a lazy body, or its end."""
+    try:
+        for chunk in call.iterator:
+            _check_chunk(chunk)
+            if chunk:
+                return call.due_head(True), chunk, CHUNK, call
+        return call.due_head(True), b"", END, call.close()
+    except BaseException:
+        return call.fail()
+
+
+def close(call):
+    """Ends a response the host stopped sending (the client left, or the host refused the headers)."""
+    return call.close()
+
+
+def _check_chunk(chunk):
+    if type(chunk) is not bytes:
+        raise TypeError(f"the app's iterable yielded a {type(chunk).__name__}; body chunks must be bytes (PEP 3333)")
+
+
+class _Call:
+    """One request: start_response's state machine and the app's result."""
+
+    __slots__ = ("environ", "input", "errors", "status", "headers", "headers_sent", "result", "iterator", "closed")
+
+    def __init__(self, environ_text, body, body_length, body_path):
+        items = environ_text.split("\0")
+        environ = self.environ = dict(zip(items[0::2], items[1::2]))
+        environ.update(_WSGI)
+        environ["RAW_URI"] = environ["REQUEST_URI"]
+        environ["SERVER_SOFTWARE"] = SERVER_SOFTWARE
+        if body_path is not None:
+            self.input = open(body_path, "rb")
+        elif body is not None:
+            self.input = io.BytesIO(memoryview(body)[:body_length])
+        else:
+            self.input = io.BytesIO()
+        # The call keeps its own references: middleware may replace these in the environ with wrappers.
+        environ["wsgi.input"] = self.input
+        environ["wsgi.errors"] = self.errors = _LineWriter(_errors_line, "<wsgi.errors>")
+        environ["wsgi.file_wrapper"] = FileWrapper
+        self.status = None
+        self.headers = None
+        self.headers_sent = False
+        self.result = None
+        self.iterator = None
+        self.closed = False
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    # PEP 3333: once headers are out, the only honest thing left is to fail the response.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response was already called; call it again only with exc_info (PEP 3333)")
+        if type(status) is not str:
+            raise TypeError(f"the status must be a str, not {type(status).__name__}")
+        if type(headers) is not list:
+            raise TypeError(f"the headers must be a list of (name, value) tuples, not {type(headers).__name__}")
+        for header in headers:
+            if type(header) is not tuple or len(header) != 2 or type(header[0]) is not str or type(header[1]) is not str:
+                raise TypeError(f"each header must be a (name, value) tuple of two str, not {header!r}")
+        self.status = status
+        self.headers = list(headers)
+        return self.write
+
+    def write(self, data):
+        """PEP 3333's write(): the bytes go to the client before it returns (after the headers, first time)."""
+        if type(data) is not bytes:
+            raise TypeError(f"write() takes bytes, not {type(data).__name__}")
+        head = self.due_head(True)
+        if not _write(head, data):
+            raise OSError("the client went away; the response cannot be written")
+
+    def due_head(self, due):
+        if not due or self.headers_sent:
+            return None
+        if self.status is None:
+            raise AssertionError("the app produced a body without calling start_response (PEP 3333)")
+        self.headers_sent = True
+        parts = [self.status]
+        for name, value in self.headers:
+            parts.append(name)
+            parts.append(value)
+        return "\0".join(parts)
+
+    def send_file(self, wrapper):
+        head = self.due_head(True)
+        fd = os.dup(wrapper.fileno)
+        try:
+            # tell() is the file object's own position, which read-ahead buffering keeps apart from the descriptor's.
+            offset = wrapper.filelike.tell() if hasattr(wrapper.filelike, "tell") else os.lseek(fd, 0, os.SEEK_CUR)
+            count = max(0, os.fstat(fd).st_size - offset)
+        except BaseException:
+            os.close(fd)
+            raise
+        return head, (fd, offset, count), FILE, self.close()
+
+    def fail(self):
+        kind, value, tb = sys.exc_info()
+        error = "\0".join((kind.__name__, str(value), "".join(traceback.format_exception(kind, value, tb))))
+        return None, error, ERROR, self.close()
+
+    def close(self):
+        """close() exactly once; returns the traceback of a close() that failed, or None."""
+        if self.closed:
+            return None
+        self.closed = True
+        failure = None
+        close = getattr(self.result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except BaseException:
+                failure = traceback.format_exc()
+        self.errors.flush()
+        self.input.close()
+        return failure
+
+
+class FileWrapper:
+    """wsgi.file_wrapper: a real file goes out through the host's send-file path; anything else is iterated."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        self.fileno = None
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+        try:
+            fd = filelike.fileno()
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                if hasattr(filelike, "flush"):
+                    filelike.flush()
+                self.fileno = fd
+        except (AttributeError, OSError, ValueError):
+            pass
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+class _LineWriter(io.TextIOBase):
+    """A text stream that hands each complete line to the host (print(), sys.stderr, wsgi.errors)."""
+
+    def __init__(self, emit, name):
+        super().__init__()
+        self._emit = emit
+        self._name = name
+        self._buffer = []
+        self._lock = threading.Lock()
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if type(s) is not str:
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        with self._lock:
+            lines = s.split("\n")
+            for line in lines[:-1]:
+                self._buffer.append(line)
+                self._emit("".join(self._buffer).rstrip("\r"))
+                self._buffer.clear()
+            if lines[-1]:
+                self._buffer.append(lines[-1])
+        return len(s)
+
+    def flush(self):
+        with self._lock:
+            if self._buffer:
+                self._emit("".join(self._buffer))
+                self._buffer.clear()
+
+    def close(self):
+        # The host owns these streams: an app closing one must not break the next request.
+        self.flush()
+
+
+class _HostLogHandler(logging.Handler):
+    """Hands every logging record to the host's ILogger, with the logger's name as the category."""
+
+    def emit(self, record):
+        try:
+            detail = None
+            if record.exc_info:
+                detail = "".join(traceback.format_exception(*record.exc_info))
+            elif record.exc_text:
+                detail = record.exc_text
+            if record.stack_info:
+                detail = (detail or "") + record.stack_info
+            _log(record.name, record.levelno, record.getMessage(), detail)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
