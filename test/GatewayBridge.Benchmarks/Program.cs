@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 using GatewayBridge.Benchmarks;
 
 // micro: BenchmarkDotNet per-request costs.  serve <plain|gateway> <port>: a twin server for load.sh.
+// serve-python <module:app> <port> <threads>: a Python WSGI app for python-load.sh.
 // isolation: native-endpoint latency while gateway apps block, and slow or large uploads.
 if (args.Length >= 3 && args[0] == "isolation-server")
 {
@@ -12,6 +13,13 @@ if (args.Length >= 3 && args[0] == "isolation-server")
 if (args.Length >= 1 && args[0] == "isolation")
 {
     await IsolationBenchmark.RunAsync();
+    return 0;
+}
+
+if (args.Length >= 4 && args[0] == "serve-python")
+{
+    var port = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
+    await PythonLoadServer.RunAsync(args[1], port, int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
     return 0;
 }
 

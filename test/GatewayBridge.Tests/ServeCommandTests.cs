@@ -89,8 +89,12 @@ public class ServeCommandTests
         Assert.Contains("No assembly at", error.ToString(), StringComparison.Ordinal);
 
         error = new StringWriter();
-        Assert.Equal(2, await ServeCommand.RunAsync(["serve", "only-one"], TextWriter.Null, error));
+        Assert.Equal(2, await ServeCommand.RunAsync(["serve"], TextWriter.Null, error));
         Assert.Contains("usage:", error.ToString(), StringComparison.Ordinal);
+
+        error = new StringWriter();
+        Assert.Equal(2, await ServeCommand.RunAsync(["serve", "a.dll", "A.B.C", "--python", "/usr/bin/python3"], TextWriter.Null, error));
+        Assert.Contains("are for Python apps", error.ToString(), StringComparison.Ordinal);
 
         error = new StringWriter();
         Assert.Equal(2, await ServeCommand.RunAsync(["serve", "a.dll", "A.B.C", "--bogus"], TextWriter.Null, error));

@@ -1,0 +1,31 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace GatewayBridge.Benchmarks;
+
+/// <summary>
+/// A Python WSGI app on Kestrel through GatewayBridge, for python-load.sh: <c>/native</c> is a minimal API beside it,
+/// GET /_alloc answers for the readiness check.
+/// </summary>
+internal static class PythonLoadServer
+{
+    public static async Task RunAsync(string appSpec, int port, int threads)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Services.AddPythonWsgi(o =>
+        {
+            o.Python = "/usr/bin/python3";
+            o.PythonPath.Add(Path.Combine(AppContext.BaseDirectory, "python"));
+            o.Threads = threads;
+        });
+        var app = builder.Build();
+        app.MapGet("/_alloc", () => "ready");
+        app.MapGet("/native", () => "ok");
+        app.UsePythonWsgiApp(appSpec);
+        await app.RunAsync();
+    }
+}
