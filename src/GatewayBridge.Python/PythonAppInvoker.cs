@@ -67,6 +67,22 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
         }
     }
 
+    // The shim duplicated the app's file descriptor for us. While the file is where its descriptor says, it goes out
+    // through Kestrel's send-file path; one the app's close() already deleted is copied from the descriptor.
+    private static async Task SendFileAsync(PythonResponsePart part, ResponseBodyWriter writer)
+    {
+        var target = new FileInfo($"/proc/self/fd/{part.File!.DangerousGetHandle()}").LinkTarget;
+        if (target is not null && !target.EndsWith(" (deleted)", StringComparison.Ordinal) && File.Exists(target))
+        {
+            await writer.SendFileAsync(target, part.FileOffset, part.FileCount);
+            return;
+        }
+
+        await using var stream = new FileStream(part.File, FileAccess.Read, bufferSize: 0);
+        stream.Position = part.FileOffset;
+        await writer.SendStreamAsync(stream, 64 * 1024);
+    }
+
     // True when the response is complete.
     private async ValueTask<bool> SendAsync(PythonResponsePart part, StartResponseState state, ResponseBodyWriter writer, string path)
     {
@@ -97,8 +113,7 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
                 await writer.WriteWholeBodyAsync(part.Data);
                 break;
             case PythonStepKind.File:
-                // The shim duplicated the descriptor for us; /proc/self/fd opens the same file even if it was deleted.
-                await writer.SendFileAsync($"/proc/self/fd/{part.File!.DangerousGetHandle()}", part.FileOffset, part.FileCount);
+                await SendFileAsync(part, writer);
                 break;
             case PythonStepKind.Error:
                 throw part.Error!;

@@ -76,7 +76,7 @@ internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
                 var installation = python.Installation;
                 throw new InvalidOperationException(
                     $"The Python WSGI app '{appSpec}' could not be loaded: {ex.Type.Name}: {ex.Message}. " +
-                    $"Python is {installation.Executable} ({installation.Version}), with sys.path [{string.Join(", ", CurrentPath())}]. " +
+                    $"Python is {installation.Executable} ({installation.Version}), with sys.path {CurrentPath()}. " +
                     "If a module is missing, set PythonWsgiOptions.Python to the python3 that has the app's packages (a virtual " +
                     "environment's bin/python3, or the system's /usr/bin/python3 for Debian's python3-* packages), and " +
                     "PythonWsgiOptions.PythonPath to the folder of the app's own modules.\n" + ex.Format(),
@@ -142,13 +142,13 @@ internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
         }
     }
 
-    private static List<string> CurrentPath()
+    private static string? CurrentPath()
     {
         using (Py.GIL())
         {
             using var sys = Py.Import("sys");
             using var path = sys.GetAttr("path");
-            return path.As<List<string>>();
+            return path.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
     }
 }

@@ -194,15 +194,20 @@ internal sealed class ResponseBodyWriter
     }
 
     /// <summary>Sends a <c>wsgi.file_wrapper</c> body: Kestrel's send-file path for files, async copies otherwise.</summary>
-    private async Task SendStreamAsync(FileWrapper wrapper)
+    private Task SendStreamAsync(FileWrapper wrapper)
     {
         var stream = wrapper.Stream;
         if (stream is FileStream file && stream.CanSeek && File.Exists(file.Name))
         {
-            await SendFileAsync(file.Name, file.Position, Math.Max(0, file.Length - file.Position));
-            return;
+            return SendFileAsync(file.Name, file.Position, Math.Max(0, file.Length - file.Position));
         }
 
+        return SendStreamAsync(stream, wrapper.BlockSize);
+    }
+
+    /// <summary>Copies <paramref name="stream"/> from its position to its end, a block and a flush at a time.</summary>
+    public async Task SendStreamAsync(Stream stream, int blockSize)
+    {
         long? remaining = stream.CanSeek ? Math.Max(0, stream.Length - stream.Position) : null;
         if (!_started)
         {
@@ -214,11 +219,11 @@ internal sealed class ResponseBodyWriter
             return;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(wrapper.BlockSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(blockSize);
         try
         {
             int read;
-            while (!IsAborted && (read = await stream.ReadAsync(buffer.AsMemory(0, wrapper.BlockSize), _aborted)) > 0)
+            while (!IsAborted && (read = await stream.ReadAsync(buffer.AsMemory(0, blockSize), _aborted)) > 0)
             {
                 Write(buffer.AsSpan(0, read));
                 await FlushAsync();

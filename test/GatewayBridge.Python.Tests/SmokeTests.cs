@@ -7,7 +7,7 @@ public class SmokeTests
     [Fact]
     public async Task BareApp_AnswersOnKestrel()
     {
-        await using var host = await PythonTestHost.StartAsync("bare:hello", kestrel: true);
+        await using var host = await PythonTestHost.StartAsync("wsgi_apps:hello", kestrel: true);
         var body = await host.Client.GetStringAsync("/world");
         Assert.Equal("Hello, /world!", body);
     }
