@@ -142,13 +142,13 @@ internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
         }
     }
 
-    private static string? CurrentPath()
+    private static string CurrentPath()
     {
         using (Py.GIL())
         {
             using var sys = Py.Import("sys");
             using var path = sys.GetAttr("path");
-            return path.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return path.Repr() ?? "";
         }
     }
 }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Python.Runtime;
 
 namespace GatewayBridge.Python.Tests.Infrastructure;
 
@@ -65,7 +66,16 @@ public sealed class PythonTestHost : IAsyncDisposable
 
         configure?.Invoke(builder);
         var app = builder.Build();
-        pipeline(app);
+        try
+        {
+            pipeline(app);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         await app.StartAsync();
         if (!kestrel)
         {
@@ -78,6 +88,15 @@ public sealed class PythonTestHost : IAsyncDisposable
     }
 
     public RawConnection Connect() => RawConnection.Open(Port);
+
+    /// <summary>Runs Python code in the process's interpreter, with the test apps importable (to set an app's event, say).</summary>
+    public static void RunPython(string code)
+    {
+        using (Py.GIL())
+        {
+            PythonEngine.Exec(code);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

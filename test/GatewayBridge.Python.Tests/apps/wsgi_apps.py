@@ -216,13 +216,13 @@ def no_content(environ, start_response):
 class Counted:
     """An iterable whose close() the tests count: the app's own close, not a wrapper's."""
 
-    def __init__(self, name, chunks, fail=False, wait=None):
-        self.name, self.chunks, self.fail, self.wait = name, chunks, fail, wait
+    def __init__(self, name, chunks, fail=False, delay=0):
+        self.name, self.chunks, self.fail, self.delay = name, chunks, fail, delay
 
     def __iter__(self):
         for chunk in self.chunks:
-            if self.wait is not None:
-                self.wait.wait(10)
+            if self.delay:
+                time.sleep(self.delay)
             yield chunk
         if self.fail:
             raise RuntimeError("failed after the body")
@@ -241,7 +241,7 @@ def counted(environ, start_response):
         return Counted(name, [b"a"], fail=True)
     if q.get("kind") == "stream":
         # Chunks forever, slowly: the client leaves mid-stream.
-        return Counted(name, (b"x" * 100 for _ in range(100000)), wait=threading.Event())
+        return Counted(name, (b"x" * 100 for _ in range(100000)), delay=0.005)
     return Counted(name, [b"a", b"b"])
 
 
@@ -371,3 +371,10 @@ def file_wrapper_deleted(environ, start_response):
     f.seek(0)
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return environ["wsgi.file_wrapper"](f)
+
+
+def touch(environ, start_response):
+    """Counts that it ran."""
+    _count(_query(environ)["name"])
+    start_response("200 OK", TEXT)
+    return [b"touched"]

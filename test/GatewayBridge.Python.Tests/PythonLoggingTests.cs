@@ -1,0 +1,30 @@
+using GatewayBridge.Python.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace GatewayBridge.Python.Tests;
+
+/// <summary>What a Python app logs, prints or writes to wsgi.errors reaches the host's ILogger.</summary>
+public class PythonLoggingTests
+{
+    [Fact]
+    public async Task LoggingRecordsPrintStderrAndWsgiErrors_AllReachILogger()
+    {
+        await using var host = await PythonTestHost.StartAsync("wsgi_apps:logs");
+        Assert.Equal("logged", await host.Client.GetStringAsync("/"));
+        var entries = host.Logs.Entries;
+
+        Assert.Contains(entries, e => e is { Category: "wsgi_apps.logs", Level: LogLevel.Information, Message: "info from python args" });
+        Assert.Contains(entries, e => e is { Category: "wsgi_apps.logs", Level: LogLevel.Warning, Message: "warning from python" });
+        var failure = Assert.Single(entries, e => e.Category == "wsgi_apps.logs" && e.Level == LogLevel.Error);
+        Assert.Equal("with traceback", failure.Message);
+        Assert.Contains("ValueError: logged failure", Assert.IsType<PythonAppException>(failure.Exception).ToString(), StringComparison.Ordinal);
+
+        Assert.Contains(entries, e => e is { Category: "GatewayBridge.Python.Stdout", Level: LogLevel.Information, Message: "printed line" });
+        Assert.Contains(entries, e => e is { Category: "GatewayBridge.Python.Stderr", Level: LogLevel.Warning, Message: "to stderr" });
+
+        // wsgi.errors: one event per line, and the unterminated rest when the request ends.
+        var errors = entries.Where(e => e.Category == "GatewayBridge.Errors").Select(e => e.Message).ToList();
+        Assert.Equal(["errors line 1", "errors line 2", "unterminated"], errors);
+        Assert.All(entries.Where(e => e.Category == "GatewayBridge.Errors"), e => Assert.Equal(LogLevel.Warning, e.Level));
+    }
+}
