@@ -19,4 +19,15 @@ public class SmokeTests
         Assert.Equal("Hello from Flask!", await host.Client.GetStringAsync("/"));
         Assert.Contains("\"name\":\"user7\"", (await host.Client.GetStringAsync("/users/7")).Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task FlaskReadingAJsonBody_PassesWsgirefValidate()
+    {
+        // Werkzeug reads the body with read() and no size, which PEP 3333 allows and PEP 333's checker did not.
+        await using var host = await PythonTestHost.StartAsync("flaskapp:app", kestrel: true, validate: true);
+        var response = await host.Client.PostAsync("/echo", new StringContent("{\"a\": 1}", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"length\":8", (await response.Content.ReadAsStringAsync()).Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
 }

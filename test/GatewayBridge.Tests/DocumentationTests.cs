@@ -37,6 +37,17 @@ public partial class DocumentationTests
         Assert.Equal(events.OrderBy(e => e.Id), documented.OrderBy(e => e.Id));
     }
 
+    [Fact]
+    public void CiRuns_ExactlyTheTestCommandReadmeGives()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "## Two commands");
+        var blocks = section.Split("```").Where((_, i) => i % 2 == 1).Select(b => b.StartsWith("bash\n", StringComparison.Ordinal) ? b[5..].Trim() : b.Trim()).ToList();
+        var testCommand = blocks[^1];
+        var ci = File.ReadAllLines(Path.Combine(RepositoryFiles.Root, ".ci", "run"));
+
+        Assert.Contains(testCommand, ci);
+    }
+
     [GeneratedRegex(@"`([a-z_]+\.[a-z-]+)`")]
     private static partial Regex RuleInBackticks();
 

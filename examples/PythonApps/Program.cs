@@ -1,0 +1,38 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.BearerToken;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// One CPython for the process: the python3 that has Flask, Django and Pyramid (Debian's, from appsettings.json),
+// with this project's python/ folder first on sys.path.
+builder.Services.AddPythonWsgi(python =>
+{
+    python.Python = builder.Configuration["Python"] ?? "python3";
+    python.PythonPath.Add("python");
+});
+builder.Services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme).AddBearerToken();
+builder.Services.AddAuthorization();
+
+var app = builder.Build();
+app.UseAuthentication();
+app.UseAuthorization();
+
+// New code beside the legacy apps: a minimal API, and the login that the Django app relies on.
+app.MapGet("/api/health", () => Results.Ok(new { status = "ok" }));
+app.MapPost("/api/login", (Login login) => login.Password == "demo"
+    ? Results.SignIn(new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, login.User)], BearerTokenDefaults.AuthenticationScheme)))
+    : Results.Unauthorized());
+
+// Four Python WSGI apps, unmodified, each under its own prefix (SCRIPT_NAME) on the same Kestrel server.
+app.MapPythonWsgiApp("/flask", "flask_site:app");
+app.MapPythonWsgiApp("/django", "django_site:application").RequireAuthorization();
+app.MapPythonWsgiApp("/pyramid", "pyramid_site:make_app()");
+app.MapPythonWsgiApp("/rpc", "xmlrpc_service:application");
+
+app.Run();
+
+/// <summary>The login form of the demo.</summary>
+internal sealed record Login(string User, string Password);
+
+/// <summary>Public so that tests can host this app with WebApplicationFactory.</summary>
+public partial class Program;

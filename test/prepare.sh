@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the .NET SDK, from Debian's packages (PyPI is not reachable here):
+# Flask, Django, Pyramid and gunicorn for Debian's /usr/bin/python3, pyflakes to lint the shipped Python,
+# and venv for the virtual-environment tests. Does nothing when everything is there already.
+set -euo pipefail
+packages=(python3-flask python3-django python3-pyramid python3-gunicorn python3-pyflakes python3-venv)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${missing[*]} (Debian packages)..." >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
