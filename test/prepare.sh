@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the .NET SDK, from Debian's packages (PyPI is not reachable here):
 # Flask, Django, Pyramid and gunicorn for Debian's /usr/bin/python3, pyflakes to lint the shipped Python,
-# and venv for the virtual-environment tests. Does nothing when everything is there already.
+# venv for the virtual-environment tests, and clang and zlib1g-dev for the native AOT publish in test/packaging.sh.
+# Does nothing when everything is there already.
 set -euo pipefail
-packages=(python3-flask python3-django python3-pyramid python3-gunicorn python3-pyflakes python3-venv)
+packages=(python3-flask python3-django python3-pyramid python3-gunicorn python3-pyflakes python3-venv clang zlib1g-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
