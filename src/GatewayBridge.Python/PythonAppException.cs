@@ -50,10 +50,4 @@ public sealed class PythonAppException : Exception
     /// <returns>The traceback, or the message when there is none.</returns>
     public override string ToString() => PythonTraceback.Length > 0 ? PythonTraceback.TrimEnd() : base.ToString();
 
-    /// <summary>Parses the shim's <c>type\0message\0traceback</c>.</summary>
-    internal static PythonAppException FromShim(string error)
-    {
-        var parts = error.Split('\0', 3);
-        return parts.Length == 3 ? new PythonAppException(parts[0], parts[1], parts[2]) : new PythonAppException("Exception", error, error);
-    }
 }

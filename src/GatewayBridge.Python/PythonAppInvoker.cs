@@ -10,19 +10,23 @@ namespace GatewayBridge.Python;
 internal sealed class PythonAppInvoker : IGatewayAppInvoker
 {
     private readonly PyObject _app;
-    private readonly PythonWorkerThreads _threads;
+    private readonly PythonWsgiHost _host;
     private readonly int _queueLimit;
     private readonly ILogger _logger;
+    private PythonWorkerThreads? _threads;
 
-    public PythonAppInvoker(PyObject app, PythonWorkerThreads threads, int queueLimit, ILogger logger)
+    public PythonAppInvoker(PyObject app, PythonWsgiHost host, int queueLimit, ILogger logger)
     {
         _app = app;
-        _threads = threads;
+        _host = host;
         _queueLimit = queueLimit;
         _logger = logger;
     }
 
-    public bool HasRoom => _threads.QueueLength < _queueLimit;
+    // The host starts its threads with itself (or with the first request, in a host that runs no hosted services).
+    private PythonWorkerThreads Threads => _threads ??= _host.Threads;
+
+    public bool HasRoom => Threads.QueueLength < _queueLimit;
 
     // The app object and the threads belong to the host, which outlives the handler.
     public void Dispose()
@@ -34,8 +38,18 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
         var path = environ.Context.Request.Path.Value ?? "";
 
         // :: Step 1: Hand the request to a Python thread (the environ as native strings, the body as bytes or a file)
-        var call = new PythonCall(_app, PythonEnviron.Build(environ), PythonRequestBody.From(environ.Input), _logger, path, aborted);
-        _threads.Enqueue(call);
+        var body = PythonRequestBody.From(environ.Input);
+        var call = new PythonCall(_app, PythonEnviron.Build(environ), body, _logger, path, aborted);
+        try
+        {
+            Threads.Enqueue(call);
+        }
+        catch
+        {
+            body.Release();
+            throw;
+        }
+
         try
         {
             // :: Step 2: Send each step of the response as the Python thread produces it
@@ -67,19 +81,18 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
         }
     }
 
-    // The shim duplicated the app's file descriptor for us. While the file is where its descriptor says, it goes out
-    // through Kestrel's send-file path; one the app's close() already deleted is copied from the descriptor.
-    private static async Task SendFileAsync(PythonResponsePart part, ResponseBodyWriter writer)
+    // A file whose name still names it goes out through Kestrel's send-file path (and whatever middleware does with
+    // it); one without a usable name (a temporary file, a deleted one) is copied from the shim's duplicate descriptor.
+    private static async Task SendFileAsync(PythonFile file, ResponseBodyWriter writer)
     {
-        var target = new FileInfo($"/proc/self/fd/{part.File!.DangerousGetHandle()}").LinkTarget;
-        if (target is not null && !target.EndsWith(" (deleted)", StringComparison.Ordinal) && File.Exists(target))
+        if (file.Path is { } path)
         {
-            await writer.SendFileAsync(target, part.FileOffset, part.FileCount);
+            await writer.SendFileAsync(path, file.Offset, file.Count);
             return;
         }
 
-        await using var stream = new FileStream(part.File, FileAccess.Read, bufferSize: 0);
-        stream.Position = part.FileOffset;
+        await using var stream = new FileStream(file.Descriptor, FileAccess.Read, bufferSize: 0);
+        stream.Position = file.Offset;
         await writer.SendStreamAsync(stream, 64 * 1024);
     }
 
@@ -95,6 +108,11 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
         {
             // The status and headers meet the same rules as a .NET app's; Python kept exc_info to itself.
             var fields = head.Split('\0');
+            if (fields.Length % 2 == 0)
+            {
+                throw new InvalidOperationException("The Python shim sent a status and headers that do not pair up.");
+            }
+
             var headers = new (string Name, string Value)[(fields.Length - 1) / 2];
             for (var i = 0; i < headers.Length; i++)
             {
@@ -113,7 +131,7 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
                 await writer.WriteWholeBodyAsync(part.Data);
                 break;
             case PythonStepKind.File:
-                await SendFileAsync(part, writer);
+                await SendFileAsync(part.File!, writer);
                 break;
             case PythonStepKind.Error:
                 throw part.Error!;

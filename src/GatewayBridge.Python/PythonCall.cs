@@ -19,6 +19,8 @@ internal sealed class PythonCall
     private readonly Channel<PythonResponsePart> _parts = Channel.CreateBounded<PythonResponsePart>(
         new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
 
+    private static long s_lastId;
+
     private readonly PyObject _app;
     private readonly string _environ;
     private readonly PythonRequestBody _body;
@@ -38,6 +40,9 @@ internal sealed class PythonCall
     }
 
     public long Enqueued { get; } = Stopwatch.GetTimestamp();
+
+    /// <summary>Names the call to Python, so that a write() kept from another request cannot write into this one.</summary>
+    public long Id { get; } = Interlocked.Increment(ref s_lastId);
 
     /// <summary>The response's parts, in order; completed when the Python side is done with the call.</summary>
     public ChannelReader<PythonResponsePart> Parts => _parts.Reader;
@@ -77,7 +82,7 @@ internal sealed class PythonCall
             while (true)
             {
                 var part = ReadStep(step, ref resumable);
-                if (!Post(part, holdsGil: true) || part.Kind != PythonStepKind.Chunk || IsStopped)
+                if (!Post(part) || part.Kind != PythonStepKind.Chunk || IsStopped)
                 {
                     break;
                 }
@@ -87,8 +92,9 @@ internal sealed class PythonCall
         }
         catch (Exception ex)
         {
-            // pythonnet itself failed (the shim catches what the app raises); the request still gets an answer.
-            Post(Failed(new PythonAppException(ex.GetType().Name, ex.Message, ex.ToString()), null), holdsGil: true);
+            // pythonnet itself failed (the shim catches what the app raises); the request still gets an answer. Only
+            // the message: formatting a PythonException's traceback calls into Python again, and could fail too.
+            Post(Failed(new PythonAppException(ex.GetType().Name, ex.Message, ex.Message), null));
         }
         finally
         {
@@ -126,13 +132,14 @@ internal sealed class PythonCall
 
     private PyObject Start(PythonInterpreter python)
     {
+        using var id = new PyInt(Id);
         using var environ = new PyString(_environ);
         using var body = _body.Memory is { } memory ? PyObject.FromManagedObject(memory) : PyObject.None;
         using var length = new PyInt(_body.Length);
         using var path = _body.Path is { } p ? new PyString(p) : PyObject.None;
         try
         {
-            return python.Start.Invoke(_app, environ, body, length, path);
+            return python.Start.Invoke(_app, id, environ, body, length, path);
         }
         finally
         {
@@ -171,14 +178,22 @@ internal sealed class PythonCall
             switch (kind)
             {
                 case PythonStepKind.Error:
-                    return Failed(PythonAppException.FromShim(data.As<string>()), closeFailure);
+                    using (var type = data[0])
+                    using (var message = data[1])
+                    using (var traceback = data[2])
+                    {
+                        return Failed(new PythonAppException(type.As<string>(), message.As<string>(), traceback.As<string>()), closeFailure);
+                    }
+
                 case PythonStepKind.File:
                     using (var fd = data[0])
                     using (var offset = data[1])
                     using (var count = data[2])
+                    using (var path = data[3])
                     {
                         var handle = new SafeFileHandle(fd.As<int>(), ownsHandle: true);
-                        return new(kind, head, null, 0, handle, offset.As<long>(), count.As<long>(), null, closeFailure);
+                        var file = new PythonFile(handle, path.IsNone() ? null : path.As<string>(), offset.As<long>(), count.As<long>());
+                        return new(kind, head, null, 0, file, null, closeFailure);
                     }
 
                 default:
@@ -187,46 +202,50 @@ internal sealed class PythonCall
                         var length = checked((int)view.Length);
                         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
                         view.Read(buffer, 0, length, 0);
-                        return new(kind, head, buffer, length, null, 0, 0, null, closeFailure);
+                        return new(kind, head, buffer, length, null, null, closeFailure);
                     }
             }
         }
     }
 
     private static PythonResponsePart Failed(PythonAppException error, PythonAppException? closeFailure) =>
-        new(PythonStepKind.Error, null, null, 0, null, 0, 0, error, closeFailure);
+        new(PythonStepKind.Error, null, null, 0, null, error, closeFailure);
 
     /// <summary>
-    /// Hands a part to the request, waiting (without the GIL, so other Python threads run) while two are in flight;
-    /// <see langword="false"/> when the request has stopped reading, in which case the part is released here.
+    /// Hands a part to the request from the Python thread, which holds the GIL: it releases the GIL while two parts
+    /// are in flight, so other Python threads run while a slow client catches up. <see langword="false"/> when the
+    /// request has stopped reading, in which case the part is released here.
     /// </summary>
-    public bool Post(PythonResponsePart part, bool holdsGil)
+    public bool Post(PythonResponsePart part)
     {
         if (_parts.Writer.TryWrite(part))
         {
             return true;
         }
 
-        var state = holdsGil ? PythonEngine.BeginAllowThreads() : IntPtr.Zero;
+        var state = PythonEngine.BeginAllowThreads();
         try
         {
-            while (_parts.Writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
-            {
-                if (_parts.Writer.TryWrite(part))
-                {
-                    return true;
-                }
-            }
-
-            part.Release();
-            return false;
+            return PostWithoutGil(part);
         }
         finally
         {
-            if (holdsGil)
+            PythonEngine.EndAllowThreads(state);
+        }
+    }
+
+    /// <summary>As <see cref="Post"/>, from a call out of Python (write()), around which pythonnet released the GIL.</summary>
+    public bool PostWithoutGil(PythonResponsePart part)
+    {
+        while (_parts.Writer.TryWrite(part) is false)
+        {
+            if (!_parts.Writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
             {
-                PythonEngine.EndAllowThreads(state);
+                part.Release();
+                return false;
             }
         }
+
+        return true;
     }
 }

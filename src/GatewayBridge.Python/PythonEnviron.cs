@@ -16,6 +16,13 @@ internal static class PythonEnviron
         var (scriptName, pathInfo) = Path(environ);
         foreach (var key in EnvironTable.Keys)
         {
+            // The wsgi.* objects are Python's own (the shim makes them), and the bridge's keys mean nothing there:
+            // reading them would open a wsgi.errors writer and a token for every request.
+            if (key.Name.Contains('.', StringComparison.Ordinal) && key.Name != Environ.UrlScheme)
+            {
+                continue;
+            }
+
             var value = key.Name switch
             {
                 Environ.ScriptName => scriptName,

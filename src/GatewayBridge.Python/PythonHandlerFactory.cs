@@ -13,6 +13,6 @@ internal static class PythonHandlerFactory
 
         // The validator of a Python app is CPython's own wsgiref.validate.
         var app = host.LoadApp(appSpec, GatewayHandlerFactory.ShouldValidate(services, options));
-        return GatewayHandlerFactory.Create(services, options, (_, logger) => new PythonAppInvoker(app, host.Threads, options.QueueLimit, logger));
+        return GatewayHandlerFactory.Create(services, options, (_, logger) => new PythonAppInvoker(app, host, options.QueueLimit, logger));
     }
 }

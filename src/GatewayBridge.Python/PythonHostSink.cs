@@ -7,17 +7,22 @@ namespace GatewayBridge.Python;
 
 /// <summary>
 /// What Python calls back into (gatewaybridge_wsgi.py): logging records, <c>print()</c> and <c>sys.stderr</c> lines,
-/// <c>wsgi.errors</c> lines and <c>write()</c>. pythonnet releases the GIL around each of these calls.
+/// <c>wsgi.errors</c> lines and <c>write()</c>. One per process, installed with the interpreter; pythonnet releases
+/// the GIL around each call.
 /// </summary>
 /// <remarks>
 /// A record goes to the logging of the host whose Python thread wrote it; a thread the app started itself logs to the
-/// host that started last. Public instance members, because pythonnet binds those on the object Python holds.
+/// host that started last among those still running. Public instance members, because pythonnet binds those on the
+/// object Python holds.
 /// </remarks>
 [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Python calls them on the sink object.")]
 internal sealed class PythonHostSink
 {
     public const string StdoutCategory = "GatewayBridge.Python.Stdout";
     public const string StderrCategory = "GatewayBridge.Python.Stderr";
+
+    private static readonly Lock HostsLock = new();
+    private static readonly List<ILoggerFactory> Hosts = [];
 
     [ThreadStatic]
     private static ILoggerFactory? t_loggers;
@@ -26,12 +31,6 @@ internal sealed class PythonHostSink
     private static PythonCall? t_call;
 
     private static volatile ILoggerFactory? s_latest;
-
-    /// <summary>Marks the current thread as a worker of the host logging to <paramref name="loggers"/>.</summary>
-    public static void EnterWorker(ILoggerFactory loggers) => t_loggers = loggers;
-
-    /// <summary>The host that started last, for threads the app started itself.</summary>
-    public static void SetLatest(ILoggerFactory loggers) => s_latest = loggers;
 
     /// <summary>The call the current worker thread runs, for <c>write()</c>.</summary>
     public static PythonCall? CurrentCall
@@ -42,31 +41,57 @@ internal sealed class PythonHostSink
 
     private static ILoggerFactory? Loggers => t_loggers ?? s_latest;
 
-    public void Log(string name, int level, string message, string? detail)
+    /// <summary>Marks the current thread as a worker of the host logging to <paramref name="loggers"/>.</summary>
+    public static void EnterWorker(ILoggerFactory loggers) => t_loggers = loggers;
+
+    public static void HostStarted(ILoggerFactory loggers)
     {
-        var logger = Loggers?.CreateLogger(name);
-        var mapped = PythonLogLevels.FromPython(level);
-        if (logger is not null && logger.IsEnabled(mapped))
+        lock (HostsLock)
         {
-            var exception = detail is null ? null : new PythonAppException(name, message, detail);
-            logger.PythonRecord(mapped, message, exception);
+            Hosts.Add(loggers);
+            s_latest = loggers;
         }
     }
 
-    public void Stdout(string line) => Loggers?.CreateLogger(StdoutCategory).PythonStdout(line);
+    /// <summary>A stopped host's logging may be disposed; records of the app's own threads go to a host still running.</summary>
+    public static void HostStopped(ILoggerFactory loggers)
+    {
+        lock (HostsLock)
+        {
+            Hosts.Remove(loggers);
+            s_latest = Hosts.Count > 0 ? Hosts[^1] : null;
+        }
+    }
 
-    public void Stderr(string line) => Loggers?.CreateLogger(StderrCategory).PythonStderr(line);
+    public void Log(string name, int level, string message, string? detail) => Emit(name, logger =>
+    {
+        var mapped = PythonLogLevels.FromPython(level);
+        if (logger.IsEnabled(mapped))
+        {
+            logger.PythonRecord(mapped, message, detail is null ? null : new PythonAppException(name, message, detail));
+        }
+    });
 
-    public void ErrorsLine(string line) => Loggers?.CreateLogger(ErrorsTextWriter.Category).AppErrorsLine(line);
+    public void Stdout(string line) => Emit(StdoutCategory, logger => logger.PythonStdout(line));
+
+    public void Stderr(string line) => Emit(StderrCategory, logger => logger.PythonStderr(line));
+
+    public void ErrorsLine(string line) => Emit(ErrorsTextWriter.Category, logger => logger.AppErrorsLine(line));
 
     /// <summary>
-    /// PEP 3333's <c>write()</c>: the bytes (after the headers, the first time) are handed to the response before it
-    /// returns; <see langword="false"/> once the response is gone.
+    /// PEP 3333's <c>write()</c> for the call <paramref name="callId"/>: the bytes (after the headers, the first time)
+    /// are handed to its response before this returns; <see langword="false"/> once the response is gone.
     /// </summary>
-    public bool Write(string? head, PyObject data)
+    public bool Write(long callId, string? head, PyObject data)
     {
-        var call = CurrentCall ?? throw new InvalidOperationException(
-            "write() was called outside the thread serving its request; call it from the app while it runs.");
+        var call = CurrentCall;
+        if (call is null || call.Id != callId)
+        {
+            data.Dispose();
+            throw new InvalidOperationException(
+                "write() was called outside the request it belongs to; call it from the app while that request runs.");
+        }
+
         byte[] buffer;
         int length;
         using (Py.GIL())
@@ -78,6 +103,22 @@ internal sealed class PythonHostSink
             data.Dispose();
         }
 
-        return call.Post(PythonResponsePart.Chunk(head, buffer, length), holdsGil: false);
+        return call.PostWithoutGil(PythonResponsePart.Chunk(head, buffer, length));
+    }
+
+    // A line that has no host left to go to (the last one stopped, or its logging was disposed) is dropped: raising
+    // into the app's logger.info() would break the app for a log line.
+    private static void Emit(string category, Action<ILogger> log)
+    {
+        try
+        {
+            if (Loggers?.CreateLogger(category) is { } logger)
+            {
+                log(logger);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 }

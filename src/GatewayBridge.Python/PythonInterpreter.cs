@@ -41,7 +41,7 @@ internal sealed class PythonInterpreter
     public PyObject Validated { get; }
 
     /// <summary>Starts the interpreter of <paramref name="installation"/>, or returns the running one if it is the same Python.</summary>
-    public static PythonInterpreter Get(PythonInstallation installation, PythonHostSink sink, LogLevel rootLevel)
+    public static PythonInterpreter Get(PythonInstallation installation, LogLevel rootLevel, ILogger logger)
     {
         lock (StartLock)
         {
@@ -58,12 +58,19 @@ internal sealed class PythonInterpreter
                 return current;
             }
 
-            return s_current = Initialize(installation, sink, rootLevel);
+            return s_current = Initialize(installation, rootLevel, logger);
         }
     }
 
-    private static PythonInterpreter Initialize(PythonInstallation installation, PythonHostSink sink, LogLevel rootLevel)
+    private static PythonInterpreter Initialize(PythonInstallation installation, LogLevel rootLevel, ILogger logger)
     {
+        if (PythonEngine.IsInitialized)
+        {
+            // Whoever started it holds its GIL and its settings; taking it over would end in a fatal CPython error.
+            throw new InvalidOperationException(
+                "Python was already started in this process by other code (pythonnet's PythonEngine.Initialize); GatewayBridge.Python must start the interpreter itself.");
+        }
+
         Runtime.PythonDLL = installation.Library;
         PythonEngine.Initialize(setSysArgv: false);
 
@@ -74,6 +81,10 @@ internal sealed class PythonInterpreter
         {
             AppDomain.CurrentDomain.ProcessExit -= onExit.CreateDelegate<EventHandler>();
         }
+        else
+        {
+            logger.ExitHandlerNotRemoved();
+        }
 
         // Initialize leaves the GIL with this thread; every other thread would wait for it forever.
         PythonEngine.BeginAllowThreads();
@@ -82,18 +93,18 @@ internal sealed class PythonInterpreter
         {
             // The embedded interpreter sees what the chosen python3 sees: its sys.path (a virtual environment's
             // site-packages among it), its prefixes, and itself as sys.executable for apps that start Python processes.
-            using var sys = Py.Import("sys");
-            using var path = new PyList(installation.Path.Select(p => (PyObject)new PyString(p)).ToArray());
-            sys.SetAttr("path", path);
-            sys.SetAttr("executable", new PyString(installation.Executable));
-            sys.SetAttr("prefix", new PyString(installation.Prefix));
-            sys.SetAttr("exec_prefix", new PyString(installation.ExecPrefix));
-            sys.SetAttr("argv", new PyList([new PyString("")]));
-
             using var shim = PyModule.FromString(ShimModule, ReadShim(), ShimModule + ".py");
+            using var adopt = shim.GetAttr("adopt");
+            using var path = new PyList(installation.Path.Select(p => (PyObject)new PyString(p)).ToArray());
+            using var executable = new PyString(installation.Executable);
+            using var prefix = new PyString(installation.Prefix);
+            using var execPrefix = new PyString(installation.ExecPrefix);
+            adopt.Invoke(path, executable, prefix, execPrefix).Dispose();
+
             using var install = shim.GetAttr("install");
+            using var sink = new PythonHostSink().ToPython();
             using var level = new PyInt(PythonLogLevels.ToPython(rootLevel));
-            install.Invoke(sink.ToPython(), level).Dispose();
+            install.Invoke(sink, level).Dispose();
             return new PythonInterpreter(installation, shim);
         }
     }

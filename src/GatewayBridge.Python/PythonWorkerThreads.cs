@@ -67,11 +67,11 @@ internal sealed class PythonWorkerThreads
     /// code still running (a <c>KeyboardInterrupt</c> raised in it). Threads are background threads: one stuck in native
     /// code never holds up the process.
     /// </summary>
-    public void Stop(TimeSpan grace)
+    public void Stop(TimeSpan grace, CancellationToken cancellationToken)
     {
         _queue.CompleteAdding();
         var deadline = Stopwatch.GetTimestamp() + (long)(grace.TotalSeconds * Stopwatch.Frequency);
-        if (JoinAll(deadline))
+        if (JoinAll(deadline, cancellationToken))
         {
             return;
         }
@@ -98,17 +98,20 @@ internal sealed class PythonWorkerThreads
         { IsBackground = true, Name = "GatewayBridge Python stop" };
         interrupt.Start();
         interrupt.Join(TimeSpan.FromSeconds(2));
-        JoinAll(Stopwatch.GetTimestamp() + (2 * Stopwatch.Frequency));
+        JoinAll(Stopwatch.GetTimestamp() + (2 * Stopwatch.Frequency), CancellationToken.None);
     }
 
-    private bool JoinAll(long deadline)
+    // Waits for every thread to end, until the deadline or the host's shutdown timeout, whichever comes first.
+    private bool JoinAll(long deadline, CancellationToken cancellationToken)
     {
         foreach (var thread in _threads)
         {
-            var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-            if (left <= TimeSpan.Zero || !thread.Join(left))
+            while (!thread.Join(TimeSpan.FromMilliseconds(50)))
             {
-                return false;
+                if (cancellationToken.IsCancellationRequested || Stopwatch.GetTimestamp() >= deadline)
+                {
+                    return false;
+                }
             }
         }
 
@@ -131,6 +134,12 @@ internal sealed class PythonWorkerThreads
                 try
                 {
                     call.Run(_python);
+                }
+                catch (Exception ex)
+                {
+                    // Run answers the request whatever Python does; this is the net under that net, because an
+                    // exception leaving a thread would end the whole process.
+                    _logger.PythonThreadFailed(ex);
                 }
                 finally
                 {

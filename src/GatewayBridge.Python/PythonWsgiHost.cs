@@ -100,29 +100,32 @@ internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     // After every StopAsync, the server's included: the requests in flight have had the shutdown timeout to finish.
-    public Task StoppedAsync(CancellationToken cancellationToken)
-    {
-        Stop(TimeSpan.FromSeconds(5));
-        return Task.CompletedTask;
-    }
+    // What is still running gets up to 5 s more (or what is left of the host's shutdown timeout), then an interrupt.
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.Run(() => Stop(TimeSpan.FromSeconds(5), cancellationToken), CancellationToken.None);
 
     public void Dispose()
     {
-        Stop(TimeSpan.Zero);
+        Stop(TimeSpan.Zero, CancellationToken.None);
         _metrics.Dispose();
     }
 
-    private void Stop(TimeSpan grace)
+    private void Stop(TimeSpan grace, CancellationToken cancellationToken)
     {
         PythonWorkerThreads? threads;
         lock (_lock)
         {
+            if (_stopped)
+            {
+                return;
+            }
+
             _stopped = true;
             threads = _threads;
             _threads = null;
         }
 
-        threads?.Stop(grace);
+        PythonHostSink.HostStopped(_loggers);
+        threads?.Stop(grace, cancellationToken);
     }
 
     private PythonInterpreter Interpreter()
@@ -132,8 +135,8 @@ internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
             if (_python is null)
             {
                 var installation = PythonInstallation.Find(_options.Python, _contentRoot);
-                _python = PythonInterpreter.Get(installation, new PythonHostSink(), PythonLogLevels.Lowest(_loggers));
-                PythonHostSink.SetLatest(_loggers);
+                _python = PythonInterpreter.Get(installation, PythonLogLevels.Lowest(_loggers), _logger);
+                PythonHostSink.HostStarted(_loggers);
                 _python.PrependPath(_options.PythonPath.Select(p => Path.GetFullPath(p, _contentRoot)));
                 _logger.InterpreterStarted(installation.Version, installation.Executable, installation.Library);
             }

@@ -21,4 +21,10 @@ internal static partial class PythonWsgiLoggingExtensions
 
     [LoggerMessage(212, LogLevel.Warning, "{Count} Python threads were still running app code when the host stopped; they were interrupted (KeyboardInterrupt).")]
     public static partial void ThreadsInterrupted(this ILogger logger, int count);
+
+    [LoggerMessage(213, LogLevel.Critical, "A Python thread failed outside any request; it goes on serving.")]
+    public static partial void PythonThreadFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(214, LogLevel.Warning, "pythonnet's process-exit handler was not found to remove; process exit may wait for a Python thread that holds the GIL.")]
+    public static partial void ExitHandlerNotRemoved(this ILogger logger);
 }

@@ -6,7 +6,8 @@ iterating the app's result and calling its close(). The host drives a response o
 start() runs the app up to the first body bytes, resume() fetches each further chunk, close() ends a
 response the client walked away from. Each step returns (head, data, kind, extra):
 
-    head   the status and headers as 'status\\0name\\0value...', once, when they become due
+    head   the status and headers as 'status\\0name\\0value...', once, when they become due (start_response
+           refuses a NUL in any of them, so the framing cannot be forged)
     data   body bytes for this step (see kind)
     kind   WHOLE, CHUNK, END, FILE or ERROR
     extra  the call to resume (CHUNK); otherwise the traceback of a failed close(), or None
@@ -25,8 +26,8 @@ import traceback
 WHOLE = 0  # data is the whole body; the result is closed
 CHUNK = 1  # data is one chunk; resume(extra) for more
 END = 2  # the body is over (data is empty); the result is closed
-FILE = 3  # data is (fd, offset, count): a duplicated descriptor the host sends and closes
-ERROR = 4  # data is 'type\\0message\\0traceback'; the result is closed
+FILE = 3  # data is (fd, offset, count, path or None): a duplicated descriptor the host sends from and closes
+ERROR = 4  # data is (type name, message, traceback); the result is closed
 
 SERVER_SOFTWARE = "GatewayBridge"
 
@@ -40,6 +41,21 @@ _WSGI = {
 
 # The .NET host's sink, its methods bound once: every attribute access on a .NET object makes a new binding.
 _log = _stdout = _stderr = _errors_line = _write = None
+
+
+def adopt(path, executable, prefix, exec_prefix):
+    """Makes the embedded interpreter see what the chosen python3 sees: its sys.path (a virtual environment's
+    site-packages among it, with their .pth files processed as site.py would), its prefixes, and itself as
+    sys.executable for apps that start Python processes."""
+    import site
+
+    embedded = set(sys.path)
+    sys.path[:] = list(path)
+    for folder in path:
+        if folder not in embedded and os.path.basename(folder) in ("site-packages", "dist-packages"):
+            site.addsitedir(folder)
+    sys.executable, sys.prefix, sys.exec_prefix = executable, prefix, exec_prefix
+    sys.argv = [""]
 
 
 def install(host, root_level):
@@ -116,9 +132,9 @@ class _Pep3333Input:
         return data
 
 
-def start(app, environ_text, body, body_length, body_path):
+def start(app, call_id, environ_text, body, body_length, body_path):
     """Runs the app up to its first body bytes (or to its end, for a list)."""
-    call = _Call(environ_text, body, body_length, body_path)
+    call = _Call(call_id, environ_text, body, body_length, body_path)
     try:
         result = call.result = app(call.environ, call.start_response)
         if type(result) is list or type(result) is tuple:
@@ -158,9 +174,10 @@ def _check_chunk(chunk):
 class _Call:
     """One request: start_response's state machine and the app's result."""
 
-    __slots__ = ("environ", "input", "errors", "status", "headers", "headers_sent", "result", "iterator", "closed")
+    __slots__ = ("id", "environ", "input", "errors", "status", "headers", "headers_sent", "result", "iterator", "closed")
 
-    def __init__(self, environ_text, body, body_length, body_path):
+    def __init__(self, call_id, environ_text, body, body_length, body_path):
+        self.id = call_id
         items = environ_text.split("\0")
         environ = self.environ = dict(zip(items[0::2], items[1::2]))
         environ.update(_WSGI)
@@ -195,11 +212,17 @@ class _Call:
             raise AssertionError("start_response was already called; call it again only with exc_info (PEP 3333)")
         if type(status) is not str:
             raise TypeError(f"the status must be a str, not {type(status).__name__}")
+        if "\0" in status:
+            raise ValueError(f"the status {status!r} has a NUL character")
         if type(headers) is not list:
             raise TypeError(f"the headers must be a list of (name, value) tuples, not {type(headers).__name__}")
         for header in headers:
             if type(header) is not tuple or len(header) != 2 or type(header[0]) is not str or type(header[1]) is not str:
                 raise TypeError(f"each header must be a (name, value) tuple of two str, not {header!r}")
+            # The host checks names and values against the response rules; a NUL is refused here because it is
+            # what separates them on the way to the host.
+            if "\0" in header[0] or "\0" in header[1]:
+                raise ValueError(f"the header {header[0]!r} has a NUL character; CR, LF and NUL would inject headers")
         self.status = status
         self.headers = list(headers)
         return self.write
@@ -208,8 +231,10 @@ class _Call:
         """PEP 3333's write(): the bytes go to the client before it returns (after the headers, first time)."""
         if type(data) is not bytes:
             raise TypeError(f"write() takes bytes, not {type(data).__name__}")
+        if self.closed:
+            raise OSError("write() was called after the response ended")
         head = self.due_head(True)
-        if not _write(head, data):
+        if not _write(self.id, head, data):
             raise OSError("the client went away; the response cannot be written")
 
     def due_head(self, due):
@@ -234,11 +259,15 @@ class _Call:
         except BaseException:
             os.close(fd)
             raise
-        return head, (fd, offset, count), FILE, self.close()
+        return head, (fd, offset, count, _path_of(wrapper.filelike, fd)), FILE, self.close()
 
     def fail(self):
         kind, value, tb = sys.exc_info()
-        error = "\0".join((kind.__name__, str(value), "".join(traceback.format_exception(kind, value, tb))))
+        try:
+            error = (kind.__name__, str(value), "".join(traceback.format_exception(kind, value, tb)))
+        except BaseException:
+            # An exception whose str() itself fails still gets reported, by its type.
+            error = (kind.__name__, "", "".join(traceback.format_exception_only(kind, None)))
         return None, error, ERROR, self.close()
 
     def close(self):
@@ -256,6 +285,18 @@ class _Call:
         self.errors.flush()
         self.input.close()
         return failure
+
+
+def _path_of(filelike, fd):
+    """The file's path, if its name still names this very file (not a replacement, nor nothing after an unlink)."""
+    name = getattr(filelike, "name", None)
+    if type(name) is not str:
+        return None
+    try:
+        path = os.path.abspath(name)
+        return path if os.path.samestat(os.stat(path), os.fstat(fd)) else None
+    except OSError:
+        return None
 
 
 class FileWrapper:

@@ -34,18 +34,18 @@ internal static class EnvironHeaders
                     continue;
                 }
 
-                if (!name.Contains('_', StringComparison.Ordinal))
-                {
-                    headers[count++] = new(HeaderKeys.For(name), JoinValues(name, values));
-                    continue;
-                }
-
                 if (!allowUnderscoreHeaders)
                 {
+                    if (!name.Contains('_', StringComparison.Ordinal))
+                    {
+                        headers[count++] = new(HeaderKeys.For(name), JoinValues(name, values));
+                    }
+
                     continue;
                 }
 
-                // X_Foo and X-Foo map to one key: keep both values rather than let one hide the other.
+                // X_Foo and X-Foo map to one key, in whichever order they came: keep both values rather than let one
+                // hide the other, and never two entries for one key.
                 var key = HeaderKeys.For(name);
                 var value = JoinValues(name, values);
                 var existing = Array.FindIndex(headers, 0, count, h => h.Key == key);

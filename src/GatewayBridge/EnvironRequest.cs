@@ -11,6 +11,7 @@ internal abstract class EnvironRequest
 {
     private readonly Func<TextWriter>? _errorsFactory;
     private IHttpRequestFeature? _request;
+    private CancellationTokenSource? _aborted;
     private IHttpConnectionFeature? _connection;
     private bool _connectionRead;
 
@@ -41,8 +42,12 @@ internal abstract class EnvironRequest
 
     public CancellationToken RequestAbortedToken { get; }
 
-    /// <summary>The token boxed once, when an app first reads it.</summary>
-    public object RequestAborted => RequestAbortedToken;
+    /// <summary>
+    /// The request-aborted token an app reads from the environ: one of the bridge's own, linked to the server's and
+    /// cancelled when the request ends. The server's own is reset and reused for the next request on the connection,
+    /// so an app that kept it would see that request's abort.
+    /// </summary>
+    public object RequestAborted => (_aborted ??= CancellationTokenSource.CreateLinkedTokenSource(RequestAbortedToken)).Token;
 
     // Read straight from the server's features: HttpRequest's per-property feature cache checks add up over two
     // dozen values, and Kestrel answers a type-keyed feature lookup with a type switch.
@@ -69,4 +74,14 @@ internal abstract class EnvironRequest
     public TextWriter? ErrorsWriter { get; private set; }
 
     public TextWriter OpenErrors() => ErrorsWriter = _errorsFactory?.Invoke() ?? TextWriter.Null;
+
+    /// <summary>Ends what the app may have kept: the request-aborted token it read now says the request is over.</summary>
+    protected void EndRequest()
+    {
+        if (_aborted is { } aborted)
+        {
+            aborted.Cancel();
+            aborted.Dispose();
+        }
+    }
 }

@@ -54,8 +54,3 @@ internal static class EnvironTable
     // A header sent with an empty value is present ("") and one not sent is absent (null).
     private static string? HeaderOrNull(StringValues values) => values.Count == 0 ? null : values.ToString();
 }
-
-/// <summary>One environ key: its name and how its value is read from the request being served.</summary>
-/// <param name="Name">The key.</param>
-/// <param name="Read">Reads and formats the value; <see langword="null"/> when the request has none.</param>
-internal sealed record EnvironKey(string Name, Func<EnvironRequest, object?> Read);

@@ -67,7 +67,11 @@ internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, o
     /// Ends the environ with its request: from now on nothing more is read from the request, which the server is
     /// about to recycle for the next one.
     /// </summary>
-    public void Seal() => _sealed = true;
+    public void Seal()
+    {
+        _sealed = true;
+        EndRequest();
+    }
 
     /// <summary>The request headers as <c>HTTP_*</c> entries (captured on first use), for hosts that pass them on in bulk.</summary>
     public ReadOnlySpan<KeyValuePair<string, object?>> HttpHeaders
@@ -263,7 +267,9 @@ internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, o
         var value = key.Read(this) ?? Absent;
 
         // Checked again after the read: a thread that kept the environ and raced the end of the request may have
-        // read from a request the server has already moved on to; that value must never be seen.
+        // read from a request the server has already moved on to; that value must never be seen. The barrier keeps
+        // the reads above from moving past the check on weakly ordered processors.
+        Interlocked.MemoryBarrier();
         ThrowIfSealed(key.Name);
         _slots[slot] = value;
         return value;
@@ -277,7 +283,18 @@ internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, o
         }
 
         ThrowIfSealed("HTTP_*");
-        headers = EnvironHeaders.Capture(Request.Headers, AllowUnderscoreHeaders, out var count);
+        int count;
+        try
+        {
+            headers = EnvironHeaders.Capture(Request.Headers, AllowUnderscoreHeaders, out count);
+        }
+        catch (ArgumentException) when (_sealed)
+        {
+            // The headers changed under a read that raced the end of the request.
+            throw Sealed("HTTP_*");
+        }
+
+        Interlocked.MemoryBarrier();
         ThrowIfSealed("HTTP_*");
         _headerCount = count;
         return _headers = headers;
@@ -287,11 +304,13 @@ internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, o
     {
         if (_sealed)
         {
-            throw new ObjectDisposedException(
-                nameof(GatewayEnvironment),
-                $"The environ's request has ended, so '{key}' can no longer be read from it: an environ is valid until the response's close(). Read the values you need while the request runs, or copy them.");
+            throw Sealed(key);
         }
     }
+
+    private static ObjectDisposedException Sealed(string key) => new(
+        nameof(GatewayEnvironment),
+        $"The environ's request has ended, so '{key}' can no longer be read from it: an environ is valid until the response's close(). Read the values you need while the request runs, or copy them.");
 
     private int IndexOfHeader(string key)
     {

@@ -14,7 +14,7 @@ public static class GatewayForm
 
     /// <summary>
     /// The query parameters of the request: repeated keys keep every value in order, <c>%XX</c> and <c>+</c> are
-    /// decoded. Lenient, as <c>parse_qs</c> is: malformed escapes stay as they are.
+    /// decoded, and keys are case-sensitive. Lenient, as <c>parse_qs</c> is: malformed escapes stay as they are.
     /// </summary>
     /// <param name="environ">The request's environ.</param>
     /// <returns>Each key with its values; <c>form["name"][0]</c> is the first.</returns>
@@ -22,7 +22,15 @@ public static class GatewayForm
     {
         ArgumentNullException.ThrowIfNull(environ);
         var query = environ.TryGetValue(Environ.QueryString, out var value) ? value as string : null;
-        return QueryHelpers.ParseQuery(query);
+
+        // QueryHelpers.ParseQuery would fold keys that differ in case ("a" and "A"), which Python apps never saw.
+        var fields = new Fields();
+        foreach (var pair in new QueryStringEnumerable(query))
+        {
+            fields.Add(pair.DecodeName().ToString(), pair.DecodeValue().ToString());
+        }
+
+        return fields.Values;
     }
 
     /// <summary>
@@ -72,7 +80,31 @@ public static class GatewayForm
             KeyLengthLimit = limits.KeyLengthLimit,
             ValueLengthLimit = limits.ValueLengthLimit,
         };
-        return reader.ReadForm();
+
+        // Pair by pair rather than ReadForm(), whose dictionary folds keys that differ in case; the reader checks
+        // the lengths, the count is checked here as ReadForm would.
+        var fields = new Fields();
+        var count = 0;
+        while (reader.ReadNextPair() is { } pair)
+        {
+            if (++count > limits.ValueCountLimit)
+            {
+                throw new InvalidDataException($"The form has more than the limit of {limits.ValueCountLimit} fields.");
+            }
+
+            fields.Add(pair.Key, pair.Value);
+        }
+
+        return fields.Values;
+    }
+
+    // Keys with every value in order, compared as Python compares them.
+    private sealed class Fields
+    {
+        public Dictionary<string, StringValues> Values { get; } = new(StringComparer.Ordinal);
+
+        public void Add(string key, string value) =>
+            Values[key] = Values.TryGetValue(key, out var existing) ? StringValues.Concat(existing, value) : value;
     }
 
     private static int FindMalformedEscape(ReadOnlySpan<byte> bytes)

@@ -23,7 +23,7 @@ internal static partial class GatewayLoggingExtensions
     [LoggerMessage(6, LogLevel.Information, "The request body for {Path} is larger than the gateway's BufferBodyLimit of {Limit} bytes; answered 413.")]
     public static partial void RequestBodyTooLarge(this ILogger logger, string path, long limit);
 
-    [LoggerMessage(7, LogLevel.Warning, "The request for {Path} timed out while the gateway app was answering; the app was stopped and its iterable disposed.")]
+    [LoggerMessage(7, LogLevel.Warning, "The request for {Path} timed out while the gateway app was answering; the response was ended, and the app is asked for nothing more (its iterable is disposed once the step it is in returns).")]
     public static partial void RequestTimedOut(this ILogger logger, string path);
 
     // Debug, as ASP.NET Core's rate limiter logs its rejections: in an overload every request would add a Warning

@@ -89,14 +89,10 @@ internal sealed class GatewayRequestHandler : IDisposable
         {
             // :: Step 3: Call the app, send its response, close what it returned
             await _invoker.InvokeAsync(environ, state, writer, aborted);
-            if (aborted.IsCancellationRequested)
-            {
-                EndAborted(context);
-            }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            EndAborted(context);
+            // Answered below, once, whether the invoker returned early or threw.
         }
         catch (Exception ex)
         {
@@ -114,6 +110,11 @@ internal sealed class GatewayRequestHandler : IDisposable
             {
                 bytes.BytesSent = writer.BytesWritten;
             }
+        }
+
+        if (aborted.IsCancellationRequested)
+        {
+            EndAborted(context);
         }
     }
 

@@ -114,15 +114,15 @@ public static class GatewayUtil
     }
 
     /// <summary>
-    /// <c>https</c> when the environ's HTTPS is <c>on</c>, <c>yes</c> or <c>1</c>, else <c>http</c>
-    /// (<c>wsgiref.util.guess_scheme</c>).
+    /// <c>https</c> when the environ's HTTPS is <c>on</c>, <c>yes</c> or <c>1</c> (exactly, as
+    /// <c>wsgiref.util.guess_scheme</c> compares), else <c>http</c>.
     /// </summary>
     /// <param name="environ">The environ to read.</param>
     /// <returns><c>https</c> or <c>http</c>.</returns>
     public static string GuessScheme(IDictionary<string, object?> environ)
     {
         ArgumentNullException.ThrowIfNull(environ);
-        return GetString(environ, Environ.Https)?.ToUpperInvariant() is "ON" or "YES" or "1" ? "https" : "http";
+        return GetString(environ, Environ.Https) is "on" or "yes" or "1" ? "https" : "http";
     }
 
     /// <summary>
@@ -247,8 +247,11 @@ public static class GatewayUtil
             stack.Add(part);
         }
 
+        // As posixpath.normpath: POSIX leaves a path that starts with exactly two slashes to the implementation, so
+        // they are kept; one, or three and more, become one.
         var joined = string.Join('/', stack);
-        return absolute ? "/" + joined : joined.Length == 0 ? "." : joined;
+        var root = !absolute ? "" : path.StartsWith("//", StringComparison.Ordinal) && !path.StartsWith("///", StringComparison.Ordinal) ? "//" : "/";
+        return absolute ? root + joined : joined.Length == 0 ? "." : joined;
     }
 
     private static string? GetString(IDictionary<string, object?> environ, string key) =>

@@ -13,7 +13,8 @@ namespace GatewayBridge;
 /// </summary>
 internal sealed class RequestAdmission
 {
-    private static readonly string TempDirectory =
+    // Asked only when a body spills, as ASP.NET Core's own buffering asks it.
+    private static readonly Func<string> TempDirectory = static () =>
         Environment.GetEnvironmentVariable("ASPNETCORE_TEMP") is { Length: > 0 } temp ? temp : Path.GetTempPath();
 
     private readonly GatewayOptions _options;

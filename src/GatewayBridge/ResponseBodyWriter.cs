@@ -248,7 +248,12 @@ internal sealed class ResponseBodyWriter
             return;
         }
 
-        count = _limit is long limit ? Math.Min(count, limit - _written) : count;
+        if (_limit is long limit && count > limit - _written)
+        {
+            _logger.ContentLengthExceeded(limit, _context.Request.Path.Value ?? "");
+            count = limit - _written;
+        }
+
         await _context.Response.SendFileAsync(path, offset, count, _aborted);
         _written += count;
     }
@@ -343,7 +348,9 @@ internal sealed class ResponseBodyWriter
         }
 
         var isHead = HttpMethods.IsHead(_context.Request.Method);
-        var statusHasBody = status is not (204 or 304);
+
+        // RFC 9110: 204 and 304 never have content, and a 205 must not send any either (Kestrel refuses to write one).
+        var statusHasBody = status is not (204 or 205 or 304);
         _bodyAllowed = statusHasBody && !isHead;
         if (_state.ContentLength is long declared)
         {

@@ -4,9 +4,6 @@ using Microsoft.AspNetCore.WebUtilities;
 
 namespace GatewayBridge;
 
-/// <summary>A rule of the gateway interface that a value breaks: the rule's id and what to do instead.</summary>
-internal readonly record struct RuleViolation(string Rule, string Message);
-
 /// <summary>
 /// The rules a status line and response headers must follow before anything reaches Kestrel (PEP 3333,
 /// "The start_response() Callable"): the one home of these checks, for the server and the validator alike.

@@ -27,4 +27,25 @@ public class PythonLoggingTests
         Assert.Equal(["errors line 1", "errors line 2", "unterminated"], errors);
         Assert.All(entries.Where(e => e.Category == "GatewayBridge.Errors"), e => Assert.Equal(LogLevel.Warning, e.Level));
     }
+
+    [Fact]
+    public async Task AnAppThreadLoggingAfterItsHostStopped_IsNeverBrokenByIt()
+    {
+        var name = Guid.NewGuid().ToString("N");
+        await using (var first = await PythonTestHost.StartAsync("wsgi_apps:router", validate: false))
+        {
+            Assert.Equal("started", await first.Client.GetStringAsync($"/log_later?name={name}"));
+        }
+
+        await using var second = await PythonTestHost.StartAsync("wsgi_apps:router", validate: false);
+        PythonTestHost.RunPython($"import wsgi_apps; wsgi_apps._event('{name}').set()");
+        var result = "<none>";
+        for (var i = 0; i < 200 && result == "<none>"; i++)
+        {
+            await Task.Delay(25);
+            result = await second.Client.GetStringAsync($"/result?name={name}");
+        }
+
+        Assert.Equal("ok", result);
+    }
 }

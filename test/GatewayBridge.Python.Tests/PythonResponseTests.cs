@@ -129,6 +129,28 @@ public class PythonResponseTests
     }
 
     [Fact]
+    public async Task ANulInAHeaderValue_IsRefusedByStartResponse_NeverSplitIntoTwoHeaders()
+    {
+        await using var host = await PythonTestHost.StartAsync("wsgi_apps:nul_header", kestrel: true, validate: false);
+        var response = await GetRawAsync(host, "/");
+
+        Assert.Equal("HTTP/1.1 400 Bad Request", response.StatusLine);
+        Assert.DoesNotContain(response.Headers, h => h.Name.Equals("Set-Cookie", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("NUL", response.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AWriteKeptFromAnEndedRequest_IsRefused_NeverWritesIntoAnother()
+    {
+        await using var host = await PythonTestHost.StartAsync("wsgi_apps:router", validate: false, python: o => o.Threads = 1);
+        var name = Guid.NewGuid().ToString("N");
+        Assert.Equal("kept", await host.Client.GetStringAsync($"/keep_write?name={name}"));
+
+        var body = await host.Client.GetStringAsync($"/use_kept_write?name={name}");
+        Assert.StartsWith("refused: write() was called after the response ended", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WsgirefValidate_CatchesWhatTheAppBreaks()
     {
         await using var host = await PythonTestHost.StartAsync("wsgi_apps:bad_header", kestrel: true, validate: true);

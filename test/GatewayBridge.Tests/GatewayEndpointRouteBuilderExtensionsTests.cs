@@ -134,4 +134,49 @@ public class GatewayEndpointRouteBuilderExtensionsTests
     {
         Assert.Equal(("/a/b", ""), GatewayEndpointRouteBuilderExtensions.SplitPath("/a/b", "zz"));
     }
+
+    [Fact]
+    public async Task MapGatewayApp_WithOptions_AppliesThemToThatAppOnly()
+    {
+        await using var host = await TestApp.StartAsync(app =>
+        {
+            app.MapGatewayApp("/kept", Echo("HTTP_X_TOKEN"), o => o.AllowUnderscoreHeaders = true);
+            app.MapGatewayApp("/dropped", Echo("HTTP_X_TOKEN"));
+        });
+
+        async Task<string> GetAsync(string url)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("X_Token", "t");
+            return await (await host.Client.SendAsync(request)).Content.ReadAsStringAsync();
+        }
+
+        Assert.Equal("t", await GetAsync("/kept/"));
+        Assert.Equal("<absent>", await GetAsync("/dropped/"));
+    }
+
+    [Fact]
+    public async Task MapGatewayApp_TakesRequireCors_LikeAnyEndpoint()
+    {
+        await using var host = await TestApp.StartAsync(
+            app =>
+            {
+                app.UseRouting();
+                app.UseCors();
+                app.MapGatewayApp("/legacy", Echo(Environ.PathInfo)).RequireCors(p => p.WithOrigins("https://allowed.example").WithMethods("PUT"));
+            },
+            configure: builder => builder.Services.AddCors());
+
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, "/legacy/x");
+        preflight.Headers.Add("Origin", "https://allowed.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "PUT");
+        var allowed = await host.Client.SendAsync(preflight);
+
+        Assert.Equal("https://allowed.example", allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        using var other = new HttpRequestMessage(HttpMethod.Get, "/legacy/x");
+        other.Headers.Add("Origin", "https://other.example");
+        var response = await host.Client.SendAsync(other);
+        Assert.Equal("/x", await response.Content.ReadAsStringAsync());
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+    }
 }

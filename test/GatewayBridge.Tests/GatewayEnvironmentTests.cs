@@ -202,4 +202,33 @@ public class GatewayEnvironmentTests
         Assert.Equal("PATCH", environ[Environ.RequestMethod]);
         Assert.Equal("1", environ["HTTP_X_LATER"]);
     }
+
+    [Fact]
+    public void TheRequestAbortedTokenAnAppKept_SaysTheRequestIsOver_OnceSealed()
+    {
+        // The server resets its own token and reuses it for the next request on the connection; the environ's is one
+        // the bridge owns, so a kept token can never signal another request's abort.
+        using var server = new CancellationTokenSource();
+        var environ = new GatewayEnvironment(new DefaultHttpContext(), "", "/p", Stream.Null, requestAborted: server.Token);
+        var kept = (CancellationToken)environ[Environ.RequestAborted]!;
+        Assert.False(kept.IsCancellationRequested);
+
+        environ.Seal();
+
+        Assert.True(kept.IsCancellationRequested);
+        Assert.True(server.TryReset());
+        Assert.Equal(kept, (CancellationToken)environ[Environ.RequestAborted]!);
+    }
+
+    [Fact]
+    public void TheRequestAbortedToken_FollowsTheServersWhileTheRequestRuns()
+    {
+        using var server = new CancellationTokenSource();
+        var environ = new GatewayEnvironment(new DefaultHttpContext(), "", "/p", Stream.Null, requestAborted: server.Token);
+        var token = (CancellationToken)environ[Environ.RequestAborted]!;
+
+        server.Cancel();
+
+        Assert.True(token.IsCancellationRequested);
+    }
 }

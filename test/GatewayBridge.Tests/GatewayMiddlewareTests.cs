@@ -275,15 +275,19 @@ public class GatewayMiddlewareTests
         Assert.True(method == "HEAD" || enumerated);
     }
 
+    // The exactly-once tests count the app's own disposals with no validator in between: the validator's wrapper
+    // throws on a second close, which the bridge only logs, so it would hide the very thing checked here.
     [Fact]
     public async Task Iterable_IsDisposedExactlyOnce_OnSuccess()
     {
         var body = new TrackedBody(() => new List<byte[]> { Bytes("a"), Bytes("b") }.GetEnumerator());
-        await using var host = await TestApp.StartAsync((environ, startResponse) =>
-        {
-            startResponse("200 OK", [("Content-Type", "text/plain")]);
-            return body;
-        });
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", [("Content-Type", "text/plain")]);
+                return body;
+            },
+            validate: false);
 
         Assert.Equal("ab", await host.Client.GetStringAsync("/"));
         Assert.Equal(1, body.Disposed);
@@ -300,11 +304,14 @@ public class GatewayMiddlewareTests
         }
 
         var body = new TrackedBody(Failing);
-        await using var host = await TestApp.StartAsync((environ, startResponse) =>
-        {
-            startResponse("200 OK", [("Content-Type", "text/plain")]);
-            return body;
-        }, kestrel: true);
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", [("Content-Type", "text/plain")]);
+                return body;
+            },
+            kestrel: true,
+            validate: false);
 
         var response = await host.Client.GetAsync("/");
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
@@ -313,25 +320,56 @@ public class GatewayMiddlewareTests
     }
 
     [Fact]
-    public async Task IteratorMethod_IsDisposedOnce_WhenIterableAndEnumeratorAreOneObject()
+    public async Task ABodyThatIsItsOwnEnumerator_IsDisposedOnce()
     {
-        var finallyRan = 0;
-        IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
-        {
-            try
+        // As an iterator method's object is, but counting every Dispose: a compiler-made iterator runs its finally
+        // once however often it is disposed, so it could not show a second call.
+        var body = new SelfEnumeratingBody([Bytes("x"), Bytes("y")]);
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
             {
                 startResponse("200 OK", [("Content-Type", "text/plain")]);
-                yield return Bytes("x");
-            }
-            finally
-            {
-                finallyRan++;
-            }
+                return body;
+            },
+            validate: false);
+
+        Assert.Equal("xy", await host.Client.GetStringAsync("/"));
+        Assert.Equal(1, body.Disposed);
+    }
+
+    [Fact]
+    public async Task WriteInsideAGenerator_GoesOutBetweenTheChunksAroundIt()
+    {
+        static IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            var write = startResponse("200 OK", [("Content-Type", "text/plain")]);
+            yield return Bytes("a");
+            write(Bytes("w"));
+            yield return Bytes("b");
+            write(Bytes("x"));
         }
 
         await using var host = await TestApp.StartAsync(App);
-        Assert.Equal("x", await host.Client.GetStringAsync("/"));
-        Assert.Equal(1, finallyRan);
+        Assert.Equal("awbx", await host.Client.GetStringAsync("/"));
+    }
+
+    [Fact]
+    public async Task AFailingClose_IsLoggedAsAnError_AndTheResponseStands()
+    {
+        var body = new SelfEnumeratingBody([Bytes("body")], failOnDispose: true);
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", [("Content-Type", "text/plain")]);
+                return body;
+            },
+            validate: false);
+
+        Assert.Equal("body", await host.Client.GetStringAsync("/"));
+        var failure = Assert.Single(host.Logs.Entries, e => e.EventId.Name == "GatewayAppCloseFailed");
+        Assert.Equal(LogLevel.Error, failure.Level);
+        Assert.Equal(5, failure.EventId.Id);
+        Assert.IsType<InvalidOperationException>(failure.Exception);
     }
 
     [Fact]

@@ -39,5 +39,46 @@ public class GatewayOptionsTests
         Assert.Equal(64 * 1024, options.MemoryBufferThreshold);
         Assert.Null(options.BufferBodyLimit);
         Assert.Null(options.UseValidator);
+        Assert.Equal(Environment.ProcessorCount, options.MaxInlineCalls);
+        Assert.Equal(64, options.WorkerThreads);
+        Assert.Equal(256, options.QueueLimit);
+    }
+
+    public static TheoryData<string, Action<GatewayOptions>> OutOfRange => new()
+    {
+        { "GatewayOptions.MemoryBufferThreshold", o => o.MemoryBufferThreshold = -1 },
+        { "GatewayOptions.BufferBodyLimit", o => o.BufferBodyLimit = -1 },
+        { "GatewayOptions.MaxInlineCalls", o => o.MaxInlineCalls = -1 },
+        { "GatewayOptions.WorkerThreads", o => o.WorkerThreads = 0 },
+        { "GatewayOptions.QueueLimit", o => o.QueueLimit = -1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(OutOfRange))]
+    public async Task AnOptionOutOfRange_FailsWhereTheAppIsMounted_NamingIt(string name, Action<GatewayOptions> configure)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        await using var app = builder.Build();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => app.UseGatewayApp(NoContentType, configure));
+        Assert.Equal(name, error.ParamName);
+    }
+
+    [Fact]
+    public async Task TheLimitsThemselves_AreAccepted()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        await using var app = builder.Build();
+
+        app.UseGatewayApp(NoContentType, o =>
+        {
+            o.MemoryBufferThreshold = 0;
+            o.BufferBodyLimit = 0;
+            o.MaxInlineCalls = 0;
+            o.WorkerThreads = 1;
+            o.QueueLimit = 0;
+        });
     }
 }

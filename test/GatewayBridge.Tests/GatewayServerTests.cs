@@ -37,6 +37,21 @@ public partial class GatewayServerTests
     }
 
     [Fact]
+    public async Task ServeForever_ServesUntilTheServerIsStopped()
+    {
+        var server = GatewayServer.MakeServer("127.0.0.1", 0, Apps.Echo(Environ.PathInfo));
+        server.Log = TextWriter.Null;
+        var serving = Task.Factory.StartNew(server.ServeForever, TaskCreationOptions.LongRunning);
+        using var client = new HttpClient { BaseAddress = new Uri(server.Url) };
+
+        Assert.Equal("/forever", await client.GetStringAsync("/forever"));
+        Assert.False(serving.IsCompleted);
+
+        await server.DisposeAsync();
+        await serving.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public void MakeServer_RefusesBadArguments()
     {
         Assert.Throws<ArgumentNullException>(() => GatewayServer.MakeServer("127.0.0.1", 0, null!));

@@ -88,7 +88,7 @@ public class GatewayUtilTests
     [InlineData("on", "https")]
     [InlineData("yes", "https")]
     [InlineData("1", "https")]
-    [InlineData("ON", "https")]
+    [InlineData("ON", "http")]
     [InlineData("off", "http")]
     [InlineData(null, "http")]
     public void GuessScheme_ReadsHttps(string? https, string expected)

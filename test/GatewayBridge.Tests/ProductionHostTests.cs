@@ -254,6 +254,9 @@ public class ProductionHostTests
 
         var response = await host.Client.GetAsync("/slow");
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+
+        // Logged before the 504 goes out, and once: the stage that answers a timeout runs once per request.
+        Assert.Single(host.Logs.Entries, e => e.EventId.Name == "RequestTimedOut");
     }
 
     [Fact]

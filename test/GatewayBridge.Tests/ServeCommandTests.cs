@@ -17,6 +17,19 @@ public static class ServeFixtures
 
     public static string WrongSignature(IDictionary<string, object?> environ) => "no";
 
+    /// <summary>Breaks one validator rule only (no Content-Type): a 500 with --validate, served without it.</summary>
+    public static IEnumerable<byte[]> NoContentType(IDictionary<string, object?> environ, StartResponse startResponse)
+    {
+        startResponse("200 OK", []);
+        return [Encoding.UTF8.GetBytes("unchecked")];
+    }
+
+    public static IEnumerable<byte[]> RemoteAddr(IDictionary<string, object?> environ, StartResponse startResponse)
+    {
+        startResponse("200 OK", [("Content-Type", "text/plain")]);
+        return [Encoding.UTF8.GetBytes($"{environ[Environ.RemoteAddr]} {environ[Environ.UrlScheme]}")];
+    }
+
 #pragma warning disable CA1822 // Instance on purpose: the loader must refuse it.
     public sealed class Holder
     {
@@ -99,6 +112,40 @@ public class ServeCommandTests
         error = new StringWriter();
         Assert.Equal(2, await ServeCommand.RunAsync(["serve", "a.dll", "A.B.C", "--bogus"], TextWriter.Null, error));
         Assert.Contains("Unknown option '--bogus'", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false, "200 unchecked")]
+    [InlineData(true, "500 ")]
+    public async Task Validate_ChecksEveryCall(bool validate, string expected)
+    {
+        var app = AppLoader.Load(TestsDll, "GatewayBridge.Tests.ServeFixtures.NoContentType");
+        string[] args = ["serve", TestsDll, "GatewayBridge.Tests.ServeFixtures.NoContentType", "--urls", "http://127.0.0.1:0", .. validate ? new[] { "--validate" } : []];
+        await using var web = ServeCommand.Build(app, ServeArguments.Parse(args));
+        await web.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(web.Urls.Single()) };
+
+        var response = await client.GetAsync("/");
+        Assert.Equal(expected, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        await web.StopAsync();
+    }
+
+    [Theory]
+    [InlineData(false, "127.0.0.1 http")]
+    [InlineData(true, "203.0.113.7 https")]
+    public async Task ForwardedHeaders_AreTrustedFromLoopbackProxiesOnlyWhenAsked(bool forwarded, string expected)
+    {
+        var app = AppLoader.Load(TestsDll, "GatewayBridge.Tests.ServeFixtures.RemoteAddr");
+        string[] args = ["serve", TestsDll, "GatewayBridge.Tests.ServeFixtures.RemoteAddr", "--urls", "http://127.0.0.1:0", .. forwarded ? new[] { "--forwarded-headers" } : []];
+        await using var web = ServeCommand.Build(app, ServeArguments.Parse(args));
+        await web.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(web.Urls.Single()) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("X-Forwarded-For", "203.0.113.7");
+        request.Headers.Add("X-Forwarded-Proto", "https");
+
+        Assert.Equal(expected, await (await client.SendAsync(request)).Content.ReadAsStringAsync());
+        await web.StopAsync();
     }
 
     [Fact]

@@ -378,3 +378,58 @@ def touch(environ, start_response):
     _count(_query(environ)["name"])
     start_response("200 OK", TEXT)
     return [b"touched"]
+
+
+def nul_header(environ, start_response):
+    """A value with NULs: what a framework that only refuses CR and LF lets through from user input."""
+    try:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Name", "x\0Set-Cookie\0sid=evil")])
+    except ValueError as error:
+        start_response("400 Bad Request", TEXT)
+        return [str(error).encode()]
+    return [b"accepted"]
+
+
+_kept_writes = {}
+
+
+def keep_write(environ, start_response):
+    """Keeps its write() for another request to misuse."""
+    _kept_writes[_query(environ)["name"]] = start_response("200 OK", TEXT)
+    return [b"kept"]
+
+
+def use_kept_write(environ, start_response):
+    write = _kept_writes[_query(environ)["name"]]
+    start_response("200 OK", TEXT)
+    try:
+        write(b"stolen")
+        return [b"accepted"]
+    except OSError as error:
+        return [("refused: %s" % error).encode()]
+
+
+results = {}
+
+
+def log_later(environ, start_response):
+    """Starts an app thread that logs once released, possibly after its host has stopped."""
+    name = _query(environ)["name"]
+
+    def later():
+        _event(name).wait(10)
+        try:
+            logging.getLogger("wsgi_apps.later").warning("logged after the host stopped")
+            print("printed after the host stopped")
+            results[name] = "ok"
+        except BaseException as error:
+            results[name] = repr(error)
+
+    threading.Thread(target=later, daemon=True).start()
+    start_response("200 OK", TEXT)
+    return [b"started"]
+
+
+def result(environ, start_response):
+    start_response("200 OK", TEXT)
+    return [results.get(_query(environ)["name"], "<none>").encode()]

@@ -70,3 +70,33 @@ public sealed class TrackedBody(Func<IEnumerator<byte[]>> produce) : IEnumerable
         }
     }
 }
+
+/// <summary>A body that is its own enumerator (as an iterator method's object is), counting every Dispose.</summary>
+public sealed class SelfEnumeratingBody(IReadOnlyList<byte[]> chunks, bool failOnDispose = false) : IEnumerable<byte[]>, IEnumerator<byte[]>
+{
+    private int _index = -1;
+    private int _disposed;
+
+    public int Disposed => _disposed;
+
+    public byte[] Current => chunks[_index];
+
+    object System.Collections.IEnumerator.Current => Current;
+
+    public IEnumerator<byte[]> GetEnumerator() => this;
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => this;
+
+    public bool MoveNext() => ++_index < chunks.Count;
+
+    public void Reset() => _index = -1;
+
+    public void Dispose()
+    {
+        Interlocked.Increment(ref _disposed);
+        if (failOnDispose)
+        {
+            throw new InvalidOperationException("close failed");
+        }
+    }
+}

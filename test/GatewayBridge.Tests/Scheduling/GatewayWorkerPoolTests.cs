@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using GatewayBridge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using static GatewayBridge.Tests.Infrastructure.Apps;
 
@@ -210,6 +212,72 @@ public class GatewayWorkerPoolTests
         Assert.Equal("ab", await host.Client.GetStringAsync("/"));
         Assert.Equal(3, names.Count);
         Assert.All(names, n => Assert.StartsWith("GatewayBridge worker", n, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AnInlineSlot_IsFreedAfterEachCall()
+    {
+        // One inline slot: were it kept after a call, every later call would wait for a worker.
+        var threadNames = new ConcurrentQueue<string?>();
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                threadNames.Enqueue(Thread.CurrentThread.Name);
+                startResponse("200 OK", Text);
+                return [];
+            },
+            kestrel: true,
+            options: o => o.MaxInlineCalls = 1);
+        using var meters = new HostMeasurements(host.App.Services);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await host.Client.GetStringAsync("/");
+        }
+
+        Assert.Equal(5, threadNames.Count);
+        Assert.DoesNotContain(threadNames, n => n?.StartsWith("GatewayBridge worker", StringComparison.Ordinal) == true);
+        Assert.DoesNotContain(meters.All, m => m.Name == "gatewaybridge.queue.duration");
+    }
+
+    [Fact]
+    public async Task ASlowUpload_HoldsNoWorker()
+    {
+        // One worker and nothing inline: an upload still arriving must not take it, or the next request would wait.
+        var app = new GatedApp();
+        app.Release(10);
+        await using var host = await StartAsync(app);
+        using var slow = host.Connect();
+        await slow.SendAsync("POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789");
+
+        Assert.Equal("done /fast", await host.Client.GetStringAsync("/fast"));
+        Assert.DoesNotContain("/slow", app.Ran);
+    }
+
+    [Fact]
+    public async Task NativeEndpoints_Answer_WhileTheGatewayAppsWorkerIsBlockedAndItsQueueIsFull()
+    {
+        var app = new GatedApp();
+        await using var host = await TestApp.StartAsync(
+            web =>
+            {
+                web.MapGet("/native", () => "native");
+                web.UseGatewayApp(app.Handle, o =>
+                {
+                    o.MaxInlineCalls = 0;
+                    o.WorkerThreads = 1;
+                    o.QueueLimit = 1;
+                });
+            },
+            kestrel: true);
+        using var meters = new HostMeasurements(host.App.Services);
+        var (busy, queued) = await FillQueueAsync(host, app, meters);
+
+        Assert.Equal("native", await host.Client.GetStringAsync("/native"));
+
+        app.Release(2);
+        await busy;
+        await queued;
     }
 
     /// <summary>Occupies the one worker with /busy and the one queue place with /queued.</summary>

@@ -1,0 +1,20 @@
+namespace GatewayBridge.Python;
+
+/// <summary>What a step of a Python response produced, as the shim's kinds name it.</summary>
+internal enum PythonStepKind
+{
+    /// <summary>The whole body, known at once (the app returned a list).</summary>
+    Whole = 0,
+
+    /// <summary>One chunk of a streamed body; more may follow.</summary>
+    Chunk = 1,
+
+    /// <summary>The end of a streamed body.</summary>
+    End = 2,
+
+    /// <summary>A real file to send with Kestrel's send-file path.</summary>
+    File = 3,
+
+    /// <summary>The app raised an exception.</summary>
+    Error = 4,
+}
