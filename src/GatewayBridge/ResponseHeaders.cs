@@ -122,8 +122,8 @@ public sealed class ResponseHeaders : IList<(string Name, string Value)>
     /// <summary>
     /// Adds a header with MIME-style parameters, such as
     /// <c>AddHeader("Content-Disposition", "attachment", ("filename", "report.pdf"))</c> giving
-    /// <c>attachment; filename="report.pdf"</c>. A null value adds the bare parameter name; <c>_</c> in a name
-    /// becomes <c>-</c>; a non-ASCII value is sent as RFC 8187 <c>name*=UTF-8''...</c>.
+    /// <c>attachment; filename="report.pdf"</c>. A null or empty value adds the bare parameter name (as
+    /// wsgiref does); <c>_</c> in a name becomes <c>-</c>; a non-ASCII value is sent as RFC 8187 <c>name*=UTF-8''...</c>.
     /// </summary>
     /// <param name="name">The header name.</param>
     /// <param name="value">The main value, or <see langword="null"/> for parameters only.</param>
@@ -141,7 +141,7 @@ public sealed class ResponseHeaders : IList<(string Name, string Value)>
         foreach (var (parameterName, parameterValue) in parameters)
         {
             var key = parameterName.Replace('_', '-');
-            parts.Add(parameterValue is null ? key : FormatParameter(key, parameterValue));
+            parts.Add(string.IsNullOrEmpty(parameterValue) ? key : FormatParameter(key, parameterValue));
         }
 
         Add((name, string.Join("; ", parts)));

@@ -48,4 +48,33 @@ public class PythonLoggingTests
 
         Assert.Equal("ok", result);
     }
+
+    [Fact]
+    public void ALineForAHostWhoseLoggingIsDisposed_IsDropped_NeverThrownIntoTheApp()
+    {
+        // A worker thread of a host being torn down, or an app thread racing it: the host's logger factory is gone.
+        var loggers = LoggerFactory.Create(_ => { });
+        loggers.Dispose();
+        var sink = new PythonHostSink();
+        Exception? thrown = null;
+        var thread = new Thread(() =>
+        {
+            PythonHostSink.EnterWorker(loggers);
+            try
+            {
+                sink.Stdout("line");
+                sink.Stderr("line");
+                sink.ErrorsLine("line");
+                sink.Log("app", 40, "message", null);
+            }
+            catch (Exception ex)
+            {
+                thrown = ex;
+            }
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.Null(thrown);
+    }
 }

@@ -114,6 +114,70 @@ public class CPythonDifferentialTests
     }
 
     [Fact]
+    public async Task ResponseHeaders_AgreeWithWsgirefHeaders()
+    {
+        // ASCII values only: a non-ASCII parameter goes out as RFC 8187 name*=UTF-8''..., checked apart below. Each
+        // parameter name once per header: wsgiref takes them as keyword arguments, which cannot repeat.
+        string[] names = ["Content-Type", "content-type", "X-A", "x-a", "Set-Cookie", "Cache-Control", "Content-Disposition"];
+        string[] values = ["text/plain", "a b", "x;y", "", "q\"uote", "back\\slash", "no-cache", "1"];
+        string[] parameterNames = ["filename", "max_age", "charset", "q"];
+        var random = new Random(CPythonReference.Seed + 3);
+        var requests = new List<JsonObject>();
+        var ours = new List<JsonNode?>();
+        for (var i = 0; i < Cases; i++)
+        {
+            var initial = Enumerable.Range(0, random.Next(0, 4)).Select(_ => (Pick(random, names), Pick(random, values))).ToList();
+            var added = Enumerable.Range(0, random.Next(0, 3)).Select(_ => (Name: Pick(random, names), Value: random.Next(4) == 0 ? null : Pick(random, values),
+                Parameters: parameterNames.OrderBy(_ => random.Next()).Take(random.Next(0, 3)).Select(p => (p, random.Next(4) == 0 ? null : Pick(random, values))).ToArray())).ToList();
+            var defaults = Enumerable.Range(0, random.Next(0, 2)).Select(_ => (Pick(random, names), Pick(random, values))).ToList();
+            var deleted = Enumerable.Range(0, random.Next(0, 2)).Select(_ => Pick(random, names)).ToList();
+            var asked = names.Take(3).ToList();
+
+            var headers = new ResponseHeaders(initial);
+            foreach (var (name, value, parameters) in added)
+            {
+                headers.AddHeader(name, value, parameters);
+            }
+
+            foreach (var (name, value) in defaults)
+            {
+                headers.SetDefault(name, value);
+            }
+
+            foreach (var name in deleted)
+            {
+                headers.Remove(name);
+            }
+
+            ours.Add(new JsonObject
+            {
+                ["items"] = new JsonArray(headers.Items().Select(h => (JsonNode?)new JsonArray(h.Name, h.Value)).ToArray()),
+                ["str"] = headers.ToString(),
+                ["get_all"] = new JsonObject(asked.Select(n => KeyValuePair.Create(n, (JsonNode?)new JsonArray(headers.GetAll(n).Select(v => (JsonNode?)JsonValue.Create(v)).ToArray())))),
+            });
+            requests.Add(new JsonObject
+            {
+                ["op"] = "headers",
+                ["headers"] = new JsonArray(initial.Select(h => (JsonNode?)new JsonArray(h.Item1, h.Item2)).ToArray()),
+                ["add"] = new JsonArray(added.Select(a => (JsonNode?)new JsonArray(a.Name, a.Value, new JsonArray(a.Parameters.Select(p => (JsonNode?)new JsonArray(p.Item1, p.Item2)).ToArray()))).ToArray()),
+                ["setdefault"] = new JsonArray(defaults.Select(d => (JsonNode?)new JsonArray(d.Item1, d.Item2)).ToArray()),
+                ["delete"] = new JsonArray(deleted.Select(d => (JsonNode?)JsonValue.Create(d)).ToArray()),
+                ["ask"] = new JsonArray(asked.Select(a => (JsonNode?)JsonValue.Create(a)).ToArray()),
+            });
+        }
+
+        AssertAllAgree(requests, ours, await CPythonReference.AskAsync(requests));
+    }
+
+    [Fact]
+    public void ANonAsciiParameter_GoesOutAsRfc8187_WhereWsgirefWouldSendRawText()
+    {
+        var headers = new ResponseHeaders();
+        headers.AddHeader("Content-Disposition", "attachment", ("filename", "résumé.pdf"));
+        Assert.Equal("attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", headers["Content-Disposition"]);
+    }
+
+    [Fact]
     public async Task AMissingUrlScheme_IsGuessedFromHttps_WhereWsgirefRaises()
     {
         var environ = new Dictionary<string, object?> { ["HTTPS"] = "on", ["HTTP_HOST"] = "h", ["SCRIPT_NAME"] = "", ["PATH_INFO"] = "/p" };
