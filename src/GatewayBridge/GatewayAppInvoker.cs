@@ -37,6 +37,12 @@ internal sealed class GatewayAppInvoker : IGatewayAppInvoker
             // :: Step 2: Send the body (a list, a file or an iterator: the writer tells them apart)
             await writer.WriteAsync(result, _pool);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException || !aborted.IsCancellationRequested)
+        {
+            // What the app wrote before failing was due: it goes out, and the handler then breaks the response.
+            await writer.SendDueOutputAsync();
+            throw;
+        }
         finally
         {
             // :: Step 3: close(), exactly once, whatever happened above

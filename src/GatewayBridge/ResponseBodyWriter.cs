@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace GatewayBridge;
 
@@ -70,7 +71,7 @@ internal sealed class ResponseBodyWriter
 
     private async Task WriteLazyAsync(IEnumerable<byte[]> body, GatewayWorkerPool pool)
     {
-        if (!_state.PendingWrites.IsEmpty)
+        if (HasDueOutput)
         {
             // Bytes written before returning a lazy body go out before the app is asked for more.
             await FlushPendingWritesAsync();
@@ -163,7 +164,7 @@ internal sealed class ResponseBodyWriter
         while (!IsAborted)
         {
             var more = await pool.InvokeAsync(static e => e.MoveNext(), enumerator, _aborted);
-            if (!_state.PendingWrites.IsEmpty)
+            if (HasDueOutput)
             {
                 await FlushPendingWritesAsync();
             }
@@ -304,6 +305,32 @@ internal sealed class ResponseBodyWriter
         }
     }
 
+    /// <summary>
+    /// Whether the app's write() left something due: bytes not yet on their way, or headers not yet sent (PEP 3333
+    /// makes them due at the first write(), even of no bytes).
+    /// </summary>
+    private bool HasDueOutput => !_state.PendingWrites.IsEmpty || (_state.HeadersSent && !_started);
+
+    /// <summary>
+    /// After the app failed: what it wrote before failing goes out (the response then breaks), as a server that
+    /// sends write() at once would have sent it. Best effort: a client that left is no reason to hide the app's error.
+    /// </summary>
+    public async Task SendDueOutputAsync()
+    {
+        if (!HasDueOutput || IsAborted)
+        {
+            return;
+        }
+
+        try
+        {
+            await FlushPendingWritesAsync();
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+    }
+
     /// <summary>Sends what the app passed to the write callable, before the app is asked for anything more.</summary>
     private async Task FlushPendingWritesAsync()
     {
@@ -343,18 +370,22 @@ internal sealed class ResponseBodyWriter
         {
             if (!string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                headers.Append(name, value);
+                // Not IHeaderDictionary.Append: it drops an empty value, which HTTP allows and the app chose to send.
+                headers[name] = StringValues.Concat(headers[name], value);
             }
         }
 
         var isHead = HttpMethods.IsHead(_context.Request.Method);
 
         // RFC 9110: 204 and 304 never have content, and a 205 must not send any either (Kestrel refuses to write one).
+        // A 204 must not carry a Content-Length either, nor a 205 one above 0, and Kestrel throws on them; apps send
+        // them all the same (Django's CommonMiddleware gives every response its length), so the bridge sends what HTTP
+        // allows (none on a 204, 0 on a 205) rather than a 500.
         var statusHasBody = status is not (204 or 205 or 304);
         _bodyAllowed = statusHasBody && !isHead;
-        if (_state.ContentLength is long declared)
+        if (_state.ContentLength is long declared && status != 204)
         {
-            response.ContentLength = declared;
+            response.ContentLength = status == 205 ? 0 : declared;
             _limit = declared;
         }
         else if (autoLength is long length && statusHasBody)
@@ -392,11 +423,7 @@ internal sealed class ResponseBodyWriter
 
     private async Task FlushAsync()
     {
-        if (!_bodyAllowed)
-        {
-            return;
-        }
-
+        // Flushed even when no body may follow (HEAD, 204, 304): the headers were due, and the client is waiting.
         var result = await _context.Response.BodyWriter.FlushAsync(_aborted);
         if (result.IsCanceled || result.IsCompleted)
         {

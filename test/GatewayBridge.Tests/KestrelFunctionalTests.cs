@@ -180,6 +180,57 @@ public class KestrelFunctionalTests
     }
 
     [Fact]
+    public async Task BytesWrittenBeforeAFailure_GoOut_AndTheResponseIsBroken()
+    {
+        // Found by the response model: write() made the headers due and its bytes were held, then lost with a 500.
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                var write = startResponse("200 OK", [("Content-Type", "text/plain")]);
+                write(Bytes("written"));
+                throw new InvalidOperationException("failed after write()");
+            },
+            kestrel: true,
+            validate: false);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        var (text, closed) = await connection.ReadToCloseAsync();
+
+        Assert.True(closed, "the connection must close, not wait for more");
+        Assert.StartsWith("HTTP/1.1 200 OK", text, StringComparison.Ordinal);
+        Assert.Contains("7\r\nwritten\r\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("0\r\n\r\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HeadersDueOnAHead_ReachTheClient_BeforeTheAppFinishes()
+    {
+        // Found by the response model on TestServer: a HEAD's headers were started but never flushed.
+        using var release = new SemaphoreSlim(0);
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", [("Content-Type", "text/plain")]);
+                return Stream();
+
+                IEnumerable<byte[]> Stream()
+                {
+                    yield return Bytes("first");
+                    release.Wait(TimeSpan.FromSeconds(10));
+                }
+            },
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var head = await connection.ReadUntilAsync("\r\n\r\n", timeout: TimeSpan.FromSeconds(5));
+        release.Release();
+
+        Assert.StartsWith("HTTP/1.1 200 OK", head, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BodyLongerThanContentLength_IsCutAtTheDeclaredLength_AndTheConnectionStaysUsable()
     {
         await using var host = await TestApp.StartAsync(
@@ -277,6 +328,53 @@ public class KestrelFunctionalTests
         Assert.EndsWith("\r\n\r\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("ignored", text, StringComparison.Ordinal);
         Assert.DoesNotContain("Transfer-Encoding", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("204 No Content", "0", null)]
+    [InlineData("204 No Content", "7", null)]
+    [InlineData("205 Reset Content", "7", "Content-Length: 0")]
+    [InlineData("205 Reset Content", "0", "Content-Length: 0")]
+    [InlineData("304 Not Modified", "7", "Content-Length: 7")]
+    public async Task AContentLengthOnANoBodyStatus_BecomesWhatHttpAllows_NotA500(string status, string length, string? sent)
+    {
+        // Django's CommonMiddleware gives every response a Content-Length, a 204 included; Kestrel refuses one there.
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse(status, [("Content-Length", length)]);
+                return [];
+            },
+            kestrel: true,
+            validate: false);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var (text, _) = await connection.ReadToCloseAsync();
+
+        Assert.StartsWith("HTTP/1.1 " + status, text, StringComparison.Ordinal);
+        var header = RawResponse.Parse(text).Header("Content-Length");
+        Assert.Equal(sent, header is null ? null : "Content-Length: " + header);
+    }
+
+    [Fact]
+    public async Task AnEmptyHeaderValue_IsSent_InItsPlaceAmongRepeats()
+    {
+        // Found by the response model: IHeaderDictionary.Append drops an empty value, so "X-Custom: " was lost.
+        await using var host = await TestApp.StartAsync(
+            (environ, startResponse) =>
+            {
+                startResponse("200 OK", [("Content-Type", "text/plain"), ("X-Empty", ""), ("X-Custom", ""), ("X-Custom", "two words")]);
+                return [];
+            },
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var response = RawResponse.Parse((await connection.ReadToCloseAsync()).Text);
+
+        Assert.Equal([("X-Empty", "")], response.Headers.Where(h => h.Name == "X-Empty"));
+        Assert.Equal([("X-Custom", ""), ("X-Custom", "two words")], response.Headers.Where(h => h.Name == "X-Custom"));
     }
 
     [Fact]

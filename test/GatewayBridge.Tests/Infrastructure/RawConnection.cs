@@ -77,6 +77,21 @@ public sealed class RawConnection : IDisposable
         return received.ToString();
     }
 
+    /// <summary>Reads until at least <paramref name="count"/> bytes arrived, the server closed, or the timeout passed.</summary>
+    public async Task<int> ReadAtLeastAsync(int count, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            return await _stream.ReadAtLeastAsync(new byte[Math.Max(count, 1)], count, throwOnEndOfStream: false, cts.Token);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Closed, timed out, or abandoned by a caller that stopped waiting and disposed the connection.
+            return 0;
+        }
+    }
+
     public void Dispose() => _stream.Dispose();
 
     private static int Occurrences(string haystack, string needle)
