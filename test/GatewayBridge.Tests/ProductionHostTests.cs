@@ -197,11 +197,18 @@ public class ProductionHostTests
     [Fact]
     public async Task RequestTimeout_CutsASlowStream_AndDisposesTheIterable()
     {
-        static IEnumerator<byte[]> Slow()
+        // The first tick goes out at once; each later one waits until the timeout has fired, so the stream is cut
+        // by the timeout however slow the machine is, never by a race with a sleep.
+        CancellationToken timeout = default;
+        IEnumerator<byte[]> Slow()
         {
             for (var i = 0; i < 1000; i++)
             {
-                Thread.Sleep(50);
+                if (i > 0)
+                {
+                    timeout.WaitHandle.WaitOne(TimeSpan.FromSeconds(10));
+                }
+
                 yield return Bytes("tick;");
             }
         }
@@ -213,9 +220,10 @@ public class ProductionHostTests
                 app.UseRequestTimeouts();
                 app.MapGatewayApp("/slow", (environ, startResponse) =>
                 {
+                    timeout = TimeoutOf(environ);
                     startResponse("200 OK", [("Content-Type", "text/plain")]);
                     return body;
-                }).WithRequestTimeout(TimeSpan.FromSeconds(1)); // long enough for the first tick on a slow, cold CI machine
+                }).WithRequestTimeout(TimeSpan.FromSeconds(1));
             },
             kestrel: true,
             configure: builder => builder.Services.AddRequestTimeouts());
@@ -236,9 +244,10 @@ public class ProductionHostTests
     [Fact]
     public async Task RequestTimeout_BeforeTheResponseStarts_IsA504FromAspNet()
     {
+        // Waits for the timeout itself, not a guess of how long it takes: nothing is due until it has fired.
         static IEnumerable<byte[]> App(IDictionary<string, object?> environ, StartResponse startResponse)
         {
-            Thread.Sleep(600);
+            TimeoutOf(environ).WaitHandle.WaitOne(TimeSpan.FromSeconds(10));
             yield return [];
             startResponse("200 OK", [("Content-Type", "text/plain")]);
             yield return Bytes("too late");
@@ -347,4 +356,7 @@ public class ProductionHostTests
         // Kestrel needs the private key in a form SslStream can use on every platform: round-trip through PFX.
         return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
     }
+
+    private static CancellationToken TimeoutOf(IDictionary<string, object?> environ) =>
+        ((HttpContext)environ[Environ.HttpContext]!).Features.Get<Microsoft.AspNetCore.Http.Timeouts.IHttpRequestTimeoutFeature>()!.RequestTimeoutToken;
 }

@@ -50,11 +50,12 @@ public class GatewayWorkerPoolTests
     {
         var app = new GatedApp();
         await using var host = await StartAsync(app);
+        using var meters = new HostMeasurements(host.App.Services);
 
         var first = host.Client.GetStringAsync("/first");
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
         var second = host.Client.GetStringAsync("/second");
-        await Task.Delay(200);
+        Assert.True(await WaitUntilAsync(() => meters.Sum(QueuedCalls) == 1));
         Assert.Equal(["/first"], app.Ran);
 
         app.Release(2);
@@ -91,7 +92,28 @@ public class GatewayWorkerPoolTests
     public async Task AQueuedRequestWhoseClientLeft_NeverRuns()
     {
         var app = new GatedApp();
-        await using var host = await StartAsync(app, queueLimit: 1);
+        var abandoned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await TestApp.StartAsync(
+            web =>
+            {
+                // Tells the test when the server, not just the client, knows /abandoned is gone.
+                web.Use((context, next) =>
+                {
+                    if (context.Request.Path == "/abandoned")
+                    {
+                        context.RequestAborted.Register(() => abandoned.TrySetResult());
+                    }
+
+                    return next(context);
+                });
+                web.UseGatewayApp(app.Handle, o =>
+                {
+                    o.MaxInlineCalls = 0;
+                    o.WorkerThreads = 1;
+                    o.QueueLimit = 1;
+                });
+            },
+            kestrel: true);
         using var meters = new HostMeasurements(host.App.Services);
 
         var busy = host.Client.GetStringAsync("/busy");
@@ -104,7 +126,7 @@ public class GatewayWorkerPoolTests
             Assert.True(await WaitUntilAsync(() => meters.Sum(QueuedCalls) == 1));
         }
 
-        await Task.Delay(300);
+        await abandoned.Task.WaitAsync(TimeSpan.FromSeconds(10));
         app.Release(2);
         await busy;
         var after = await host.Client.GetStringAsync("/after");
