@@ -12,10 +12,6 @@ internal static class EnvironHeaders
     {
         count = 0;
         var total = requestHeaders.Count;
-        if (total == 0)
-        {
-            return [];
-        }
 
         // Copied out in one call: enumerating the server's header collection through the interface boxes an
         // enumerator and costs two interface calls per header.

@@ -193,7 +193,6 @@ internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, o
         for (var slot = 0; slot < _slots.Length; slot++)
         {
             var value = Slot(slot);
-            ThrowIfChanged(version);
             if (!ReferenceEquals(value, Absent))
             {
                 yield return new(EnvironTable.Keys[slot].Name, ReferenceEquals(value, StoredNull) ? null : value);

@@ -211,7 +211,8 @@ public static class GatewayUtil
                     builder.Append('%').Append(utf8[b].ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
                 }
 
-                i += rune == Rune.ReplacementChar && !Rune.TryGetRuneAt(value, i, out _) ? 0 : rune.Utf16SequenceLength - 1;
+                // A surrogate pair is one rune of two chars; U+FFFD (for a lone surrogate) is one char.
+                i += rune.Utf16SequenceLength - 1;
             }
         }
 
@@ -250,8 +251,12 @@ public static class GatewayUtil
         // As posixpath.normpath: POSIX leaves a path that starts with exactly two slashes to the implementation, so
         // they are kept; one, or three and more, become one.
         var joined = string.Join('/', stack);
-        var root = !absolute ? "" : path.StartsWith("//", StringComparison.Ordinal) && !path.StartsWith("///", StringComparison.Ordinal) ? "//" : "/";
-        return absolute ? root + joined : joined.Length == 0 ? "." : joined;
+        if (!absolute)
+        {
+            return joined.Length == 0 ? "." : joined;
+        }
+
+        return (path.StartsWith("//", StringComparison.Ordinal) && !path.StartsWith("///", StringComparison.Ordinal) ? "//" : "/") + joined;
     }
 
     private static string? GetString(IDictionary<string, object?> environ, string key) =>

@@ -223,9 +223,14 @@ internal sealed class ResponseBodyWriter
         var buffer = ArrayPool<byte>.Shared.Rent(blockSize);
         try
         {
-            int read;
-            while (!IsAborted && (read = await stream.ReadAsync(buffer.AsMemory(0, blockSize), _aborted)) > 0)
+            while (!IsAborted)
             {
+                var read = await stream.ReadAsync(buffer.AsMemory(0, blockSize), _aborted);
+                if (read == 0)
+                {
+                    break;
+                }
+
                 Write(buffer.AsSpan(0, read));
                 await FlushAsync();
             }

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace GatewayBridge.Tests;
 
@@ -124,6 +125,163 @@ public class GatewayEnvironmentTests
                 environ["added"] = 1;
             }
         });
+    }
+
+    public static TheoryData<string, Action<IDictionary<string, object?>>> Changes => new()
+    {
+        { "set a table key", e => e[Environ.QueryString] = "changed" },
+        { "remove a table key", e => e.Remove(Environ.PathInfo) },
+        { "set a header key", e => e["HTTP_ACCEPT"] = "changed" },
+        { "remove a header key", e => e.Remove("HTTP_X_A") },
+        { "remove an app's key", e => e.Remove("app.key") },
+        { "add an app's key", e => e["app.other"] = 2 },
+        { "clear", e => e.Clear() },
+    };
+
+    [Theory]
+    [MemberData(nameof(Changes))]
+    public void AnyChange_WhileEnumerating_AnyPart_Throws(string change, Action<IDictionary<string, object?>> apply)
+    {
+        // The table's keys come first, then the headers, then the app's own keys: a change is noticed in each part.
+        foreach (var part in (Func<KeyValuePair<string, object?>, bool>[])[p => p.Key == Environ.RequestMethod, p => p.Key.StartsWith("HTTP_", StringComparison.Ordinal), p => p.Key == "app.key"])
+        {
+            var environ = Sample();
+            environ["app.key"] = 1;
+            var error = Record.Exception(() =>
+            {
+                foreach (var pair in environ)
+                {
+                    if (part(pair))
+                    {
+                        apply(environ);
+                    }
+                }
+            });
+
+            Assert.True(error is InvalidOperationException, $"{change} went unnoticed");
+        }
+    }
+
+    [Fact]
+    public void RemovingTheFirstHeader_Works()
+    {
+        var environ = Sample();
+        var first = environ.HttpHeaders[0].Key;
+
+        Assert.True(environ.Remove(first));
+        Assert.False(environ.ContainsKey(first));
+    }
+
+    [Fact]
+    public void HttpHeaders_AreTheCapturedHeaderEntries()
+    {
+        var environ = Sample();
+
+        Assert.Equal(
+            environ.Where(p => p.Key.StartsWith("HTTP_", StringComparison.Ordinal)).OrderBy(p => p.Key, StringComparer.Ordinal),
+            environ.HttpHeaders.ToArray().OrderBy(p => p.Key, StringComparer.Ordinal));
+        Assert.Contains(new KeyValuePair<string, object?>("HTTP_X_A", "a"), environ.HttpHeaders.ToArray());
+    }
+
+    [Fact]
+    public void ANullTheAppStored_IsANull_WhenEnumerated()
+    {
+        var environ = Sample();
+        environ[Environ.QueryString] = null;
+
+        Assert.Contains(new KeyValuePair<string, object?>(Environ.QueryString, null), environ);
+        Assert.True(environ.ContainsKey(Environ.QueryString));
+    }
+
+    [Theory]
+    [InlineData(Environ.RemoteAddr)]
+    [InlineData(Environ.RequestMethod)]
+    [InlineData("HTTP_ACCEPT")]
+    public void AKeyFirstReadAfterTheServerRecycledTheContext_SaysTheRequestEnded(string key)
+    {
+        // Once sealed, nothing is read from the context, which may already serve another request or be torn down.
+        var context = new DefaultHttpContext();
+        var environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+        environ.Seal();
+        context.Uninitialize();
+
+        var error = Assert.Throws<ObjectDisposedException>(() => environ[key]);
+        Assert.Contains("request has ended", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARequestThatEnds_WhileAValueIsBeingRead_NeverGivesThatValue()
+    {
+        // A thread that kept the environ races the end of the request: the seal lands in the middle of the read.
+        var context = new DefaultHttpContext();
+        GatewayEnvironment? environ = null;
+        context.Features.Set<IHttpConnectionFeature>(new SealingConnection(() => environ!.Seal()));
+        environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+
+        Assert.Throws<ObjectDisposedException>(() => environ[Environ.RemoteAddr]);
+    }
+
+    [Fact]
+    public void ARequestThatEnds_WhileTheHeadersAreBeingCopied_NeverGivesThem()
+    {
+        var context = new DefaultHttpContext();
+        GatewayEnvironment? environ = null;
+        context.Features.Set<IHttpRequestFeature>(new SealingRequest(context.Features.Get<IHttpRequestFeature>()!, () => environ!.Seal()));
+        environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+
+        Assert.Throws<ObjectDisposedException>(() => environ["HTTP_X_A"]);
+    }
+
+    private sealed class SealingConnection(Action onRead) : IHttpConnectionFeature
+    {
+        public string ConnectionId { get; set; } = "c";
+
+        public IPAddress? RemoteIpAddress
+        {
+            get
+            {
+                onRead();
+                return IPAddress.Loopback;
+            }
+
+            set { }
+        }
+
+        public IPAddress? LocalIpAddress { get; set; }
+
+        public int RemotePort { get; set; }
+
+        public int LocalPort { get; set; }
+    }
+
+    private sealed class SealingRequest(IHttpRequestFeature inner, Action onHeaders) : IHttpRequestFeature
+    {
+        public string Protocol { get => inner.Protocol; set => inner.Protocol = value; }
+
+        public string Scheme { get => inner.Scheme; set => inner.Scheme = value; }
+
+        public string Method { get => inner.Method; set => inner.Method = value; }
+
+        public string PathBase { get => inner.PathBase; set => inner.PathBase = value; }
+
+        public string Path { get => inner.Path; set => inner.Path = value; }
+
+        public string QueryString { get => inner.QueryString; set => inner.QueryString = value; }
+
+        public string RawTarget { get => inner.RawTarget; set => inner.RawTarget = value; }
+
+        public IHeaderDictionary Headers
+        {
+            get
+            {
+                onHeaders();
+                return new HeaderDictionary { ["X-A"] = "a" };
+            }
+
+            set { }
+        }
+
+        public Stream Body { get => inner.Body; set => inner.Body = value; }
     }
 
     [Fact]

@@ -117,7 +117,13 @@ public class GatewayUtilTests
         Assert.Equal("/", environ["PATH_INFO"]);
         Assert.Equal((1, 0), environ["wsgi.version"]);
         Assert.Equal("http", environ["wsgi.url_scheme"]);
-        Assert.Equal(0, ((Stream)environ["wsgi.input"]!).Read(new byte[1], 0, 1));
+        Assert.Equal("", environ["QUERY_STRING"]);
+        Assert.Equal(false, environ["wsgi.run_once"]);
+        Assert.Equal(false, environ["wsgi.multithread"]);
+        Assert.Equal(false, environ["wsgi.multiprocess"]);
+        var input = (Stream)environ["wsgi.input"]!;
+        Assert.Equal(0, input.Read(new byte[1], 0, 1));
+        Assert.False(input.CanWrite);
         Assert.IsAssignableFrom<TextWriter>(environ["wsgi.errors"]);
 
         var https = new Dictionary<string, object?> { ["HTTPS"] = "on" };
@@ -139,6 +145,44 @@ public class GatewayUtilTests
 
         using var body = (IDisposable)app(environ, (status, headers, exc) => _ => { });
         Assert.NotNull(body);
+    }
+
+    [Fact]
+    public void ShiftPathInfo_WithoutAScriptName_StartsItAtTheRoot()
+    {
+        var environ = new Dictionary<string, object?> { ["PATH_INFO"] = "/a/b" };
+
+        Assert.Equal("a", GatewayUtil.ShiftPathInfo(environ));
+        Assert.Equal("/a", environ["SCRIPT_NAME"]);
+        Assert.Equal("/b", environ["PATH_INFO"]);
+    }
+
+    [Fact]
+    public void ShiftPathInfo_OnAPathInfoWithoutALeadingSlash_ShiftsNoSegment()
+    {
+        // Section 3 rules such a PATH_INFO out (wsgiref answers it with an IndexError); it must not throw here.
+        var environ = new Dictionary<string, object?> { ["SCRIPT_NAME"] = "/app", ["PATH_INFO"] = "rel" };
+
+        Assert.Equal("", GatewayUtil.ShiftPathInfo(environ));
+        Assert.Equal("rel", environ["PATH_INFO"]);
+    }
+
+    [Fact]
+    public void RequestUri_EncodesSurrogates_PairsAsOneCharacter_LoneOnesAsReplacement()
+    {
+        // A lone surrogate has no UTF-8; it goes out as U+FFFD rather than failing the whole URL.
+        (string PathInfo, string Expected)[] cases =
+        [
+            ("/a" + (char)0xD800 + "b", "http://h/a%EF%BF%BDb"),
+            ("/" + (char)0xDC00, "http://h/%EF%BF%BD"),
+            ("/" + char.ConvertFromUtf32(0x1F600) + "x", "http://h/%F0%9F%98%80x"),
+        ];
+
+        foreach (var (pathInfo, expected) in cases)
+        {
+            var environ = new Dictionary<string, object?> { ["wsgi.url_scheme"] = "http", ["HTTP_HOST"] = "h", ["PATH_INFO"] = pathInfo };
+            Assert.Equal(expected, GatewayUtil.RequestUri(environ, includeQuery: false));
+        }
     }
 
     [Theory]

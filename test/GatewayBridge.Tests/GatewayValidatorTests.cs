@@ -47,6 +47,9 @@ public class GatewayValidatorTests
         var error = Assert.Throws<GatewayValidationException>(action);
         Assert.Equal(rule, error.Rule);
         Assert.Contains(rule, error.Message, StringComparison.Ordinal);
+
+        // Beyond the id, every rule says in words what was wrong.
+        Assert.Matches(@"broken: \S.{10,}", error.Message);
     }
 
     public static TheoryData<string, Action<Dictionary<string, object?>>> ServerSideViolations => new()
@@ -61,6 +64,9 @@ public class GatewayValidatorTests
         { "environ.flag-type", e => e["wsgi.multithread"] = 1 },
         { "environ.file-wrapper-type", e => e["wsgi.file_wrapper"] = "nope" },
         { "environ.request-method", e => e["REQUEST_METHOD"] = "get me" },
+        { "environ.request-method", e => e["REQUEST_METHOD"] = "gET" },
+        { "environ.request-method", e => e["REQUEST_METHOD"] = "" },
+        { "environ.flag-type", e => e["wsgi.input_terminated"] = "yes" },
         { "environ.script-name", e => e["SCRIPT_NAME"] = "app" },
         { "environ.path-info", e => e["PATH_INFO"] = "x" },
         { "environ.script-or-path", e => { e.Remove("SCRIPT_NAME"); e.Remove("PATH_INFO"); } },
@@ -101,6 +107,10 @@ public class GatewayValidatorTests
         { "headers.type", (e, s) => { s("200 OK", null!); return []; } },
         { "headers.name", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Bad Name", "x")]); return []; } },
         { "headers.name", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("X(y)", "x")]); return []; } },
+        { "headers.name", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("X-", "x")]); return []; } },
+        { "headers.name", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("X_", "x")]); return []; } },
+        { "start_response.missing", (e, s) => FileWrapper.Factory(new MemoryStream([1]), 0) },
+        { "iterable.chunk-type", (e, s) => LazyNull(s) },
         { "headers.status", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Status", "200")]); return []; } },
         { "headers.value", (e, s) => { s("200 OK", [("Content-Type", "text/plain\r\nX: y")]); return []; } },
         { "headers.hop-by-hop", (e, s) => { s("200 OK", [("Content-Type", "text/plain"), ("Connection", "close")]); return []; } },
@@ -117,6 +127,12 @@ public class GatewayValidatorTests
         { "input.close", (e, s) => { ((Stream)e["wsgi.input"]!).Dispose(); return []; } },
         { "errors.close", (e, s) => { ((TextWriter)e["wsgi.errors"]!).Dispose(); return []; } },
     };
+
+    private static IEnumerable<byte[]> LazyNull(StartResponse startResponse)
+    {
+        startResponse("200 OK", TextHeaders);
+        yield return null!;
+    }
 
     [Theory]
     [MemberData(nameof(AppSideViolations))]
@@ -183,6 +199,105 @@ public class GatewayValidatorTests
         ((IDisposable)body).Dispose();
 
         AssertRule("iterable.read-after-close", () => _ = body[0]);
+    }
+
+    [Fact]
+    public void ALazyBody_ReadOrEnumeratedAfterDispose_OrDisposedTwice_IsCaught()
+    {
+        static IEnumerable<byte[]> Lazy(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            startResponse("200 OK", TextHeaders);
+            yield return [1];
+            yield return [2];
+        }
+
+        var environ = new Dictionary<string, object?>();
+        GatewayUtil.SetupTestingDefaults(environ);
+        var body = GatewayValidator.Wrap(Lazy)(environ, (s, h, e) => _ => { });
+        using var enumerator = body.GetEnumerator();
+        Assert.True(enumerator.MoveNext());
+        ((IDisposable)body).Dispose();
+
+        AssertRule("iterable.read-after-close", () => enumerator.MoveNext());
+        AssertRule("iterable.closed-twice", () => ((IDisposable)body).Dispose());
+
+        var unread = GatewayValidator.Wrap(Lazy)(environ, (s, h, e) => _ => { });
+        ((IDisposable)unread).Dispose();
+        AssertRule("iterable.read-after-close", () => unread.GetEnumerator());
+    }
+
+    [Fact]
+    public void ALazyBodyThatEndsWithoutStartResponse_IsCaught()
+    {
+        static IEnumerable<byte[]> Lazy(IDictionary<string, object?> environ, StartResponse startResponse)
+        {
+            yield return [];
+        }
+
+        AssertRule("start_response.missing", () => Serve(Lazy));
+    }
+
+    [Fact]
+    public void DisposingTheWrappedBody_DisposesTheAppsOwn_ListOrLazy()
+    {
+        var disposed = new List<string>();
+        var environ = new Dictionary<string, object?>();
+        GatewayUtil.SetupTestingDefaults(environ);
+
+        var list = GatewayValidator.Wrap((e, s) =>
+        {
+            s("200 OK", TextHeaders);
+            return new DisposableList(() => disposed.Add("list"));
+        })(environ, (s, h, e) => _ => { });
+        ((IDisposable)list).Dispose();
+
+        Assert.Equal(["list"], disposed);
+    }
+
+    [Fact]
+    public void PassesWithoutScriptName_WhenPathInfoIsThere_AsWsgirefDoes()
+    {
+        // PEP 3333: SCRIPT_NAME and PATH_INFO may each be missing; one of them must be there.
+        Assert.Equal("ok", Encoding.UTF8.GetString(Serve(Good, e => e.Remove("SCRIPT_NAME")).Single()));
+        Assert.Equal("ok", Encoding.UTF8.GetString(Serve(Good, e => e.Remove("PATH_INFO")).Single()));
+    }
+
+    [Fact]
+    public void TwoContentTypeHeaders_AreNotTheValidatorsBusiness_AsInWsgiref()
+    {
+        var sent = Serve((e, s) =>
+        {
+            s("200 OK", [("Content-Type", "text/plain"), ("content-type", "text/html")]);
+            return [Encoding.UTF8.GetBytes("ok")];
+        });
+
+        Assert.Equal("ok", Encoding.UTF8.GetString(sent.Single()));
+    }
+
+    [Fact]
+    public void AWrongEnvironType_IsNamedInTheMessage()
+    {
+        var error = Assert.Throws<GatewayValidationException>(() => Serve(Good, e => e["SERVER_PORT"] = 80));
+
+        Assert.Contains("Int32", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheExceptionsOwnConstructors_NameNoRule()
+    {
+        Assert.Equal("unspecified", new GatewayValidationException().Rule);
+        Assert.Equal("unspecified", new GatewayValidationException("message").Rule);
+        Assert.Contains("message", new GatewayValidationException("message").Message, StringComparison.Ordinal);
+        var inner = new InvalidOperationException();
+        var wrapped = new GatewayValidationException("outer", inner);
+        Assert.Equal("unspecified", wrapped.Rule);
+        Assert.Same(inner, wrapped.InnerException);
+        Assert.Equal("status.format", new GatewayValidationException("status.format", "bad").Rule);
+    }
+
+    private sealed class DisposableList(Action onDispose) : List<byte[]>, IDisposable
+    {
+        public void Dispose() => onDispose();
     }
 
     [Fact]

@@ -37,6 +37,30 @@ public class ResponseHeadersTests
     }
 
     [Fact]
+    public void AsAList_InsertAndSetByIndex_CheckWhatTheyStore()
+    {
+        var h = new ResponseHeaders([("X-A", "1")]);
+        Assert.False(h.IsReadOnly);
+
+        h.Insert(0, ("X-B", "2"));
+        h[1] = ("X-C", "3");
+
+        Assert.Equal([("X-B", "2"), ("X-C", "3")], h.Items());
+        Assert.Throws<ArgumentException>(() => h.Insert(0, ("X-D", "a\r\nInjected: 1")));
+        Assert.Throws<ArgumentException>(() => h[0] = ("Bad Name", "v"));
+        Assert.Equal([("X-B", "2"), ("X-C", "3")], h.Items());
+    }
+
+    [Fact]
+    public void ANonAsciiParameter_EncodesItsPercentSign_Too()
+    {
+        var h = new ResponseHeaders();
+        h.AddHeader("Content-Disposition", "attachment", ("filename", "50%é.txt"));
+
+        Assert.Equal("attachment; filename*=UTF-8''50%25%C3%A9.txt", h["Content-Disposition"]);
+    }
+
+    [Fact]
     public void Items_IsACopy()
     {
         var h = new ResponseHeaders([("x", "y")]);

@@ -2,6 +2,7 @@
 
 The environs arrive as .NET strings; PEP 3333 gives Python the native form of the same bytes (UTF-8 to latin-1)."""
 import json
+import posixpath
 import sys
 import urllib.parse
 import wsgiref.headers
@@ -27,7 +28,9 @@ def answer(request):
         if op == "guess_scheme":
             return wsgiref.util.guess_scheme(environ)
         name = wsgiref.util.shift_path_info(environ)
-        return [from_native(name), from_native(environ["SCRIPT_NAME"]), from_native(environ["PATH_INFO"])]
+        return [from_native(name), from_native(environ.get("SCRIPT_NAME")), from_native(environ["PATH_INFO"])]
+    if op == "normpath":
+        return posixpath.normpath(request["path"])
     if op == "parse_qs":
         pairs = urllib.parse.parse_qsl(request["query"], keep_blank_values=True)
         grouped = {}
