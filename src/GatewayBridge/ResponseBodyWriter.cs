@@ -265,7 +265,7 @@ internal sealed class ResponseBodyWriter
     }
 
     /// <summary>
-    /// Ends the body: sends headers that were never due (an empty body) and pushes out the last write. A body shorter
+    /// Ends the body: sends headers that were never due (an empty body). A body shorter
     /// than its Content-Length is logged; Kestrel then closes the connection after the bytes that were sent (an
     /// HttpContext.Abort here could discard them), so the client never waits for bytes that will not come.
     /// Does nothing for an aborted request: there is nobody to finish it for.
@@ -277,28 +277,19 @@ internal sealed class ResponseBodyWriter
             return Task.CompletedTask;
         }
 
-        if (_started && _state.PendingWrites.IsEmpty)
+        // Every way of sending a body has put the app's write() bytes out before it gets here.
+        if (_started)
         {
             CheckShortBody();
             return Task.CompletedTask;
         }
 
-        return FinishAsync();
+        return StartEmptyAsync();
     }
 
-    private async Task FinishAsync()
+    private async Task StartEmptyAsync()
     {
-        if (!_state.PendingWrites.IsEmpty)
-        {
-            await FlushPendingWritesAsync();
-        }
-
-        if (!_started)
-        {
-            _state.MarkHeadersSent();
-            await StartAsync(autoLength: 0);
-        }
-
+        await StartAsync(autoLength: 0);
         CheckShortBody();
     }
 

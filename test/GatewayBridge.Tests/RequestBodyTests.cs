@@ -89,5 +89,128 @@ public class RequestBodyTests
         Assert.False(ran);
         var tooLarge = Assert.Single(host.Logs.Entries, e => e.EventId.Name == "RequestBodyTooLarge");
         Assert.Equal((6, LogLevel.Information), (tooLarge.EventId.Id, tooLarge.Level));
+        Assert.Contains("for /", tooLarge.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, "none 0")]
+    [InlineData(10, "memory 10")]
+    [InlineData(11, "413")]
+    public async Task AContentLength_UpToBufferBodyLimit_IsBuffered_OneMoreIs413_AndAnEmptyOneIsNoBody(int length, string expected)
+    {
+        await using var host = await TestApp.StartAsync(DescribeInput, kestrel: true, options: o => o.BufferBodyLimit = 10, validate: false);
+
+        var response = await host.Client.PostAsync("/upload", new ByteArrayContent(new byte[length]));
+
+        Assert.Equal(expected, response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void WithoutTheServersBodyDetection_ARequestWithoutALength_MayHaveABody()
+    {
+        // A server without IHttpRequestBodyDetectionFeature: the body is read rather than assumed absent.
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        Assert.True(RequestAdmission.HasBody(context));
+
+        context.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>(new NoBody());
+        Assert.False(RequestAdmission.HasBody(context));
+    }
+
+    [Fact]
+    public async Task BadChunkedFraming_IsKestrels400_NotA413_EvenWithALimit()
+    {
+        // Kestrel's own read failures are IOException subclasses; only the buffer's plain IOException means "too large".
+        await using var host = await TestApp.StartAsync(DescribeInput, kestrel: true, options: o => o.BufferBodyLimit = 1000, validate: false);
+        using var connection = host.Connect();
+        await connection.SendAsync("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n12345678\r\n0\r\n\r\n");
+        var (text, _) = await connection.ReadToCloseAsync();
+
+        Assert.StartsWith("HTTP/1.1 400", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.EventId.Name == "RequestBodyTooLarge");
+    }
+
+    // The spill tests share ASPNETCORE_TEMP, a process-wide setting: they live in this class, whose tests run one at a time.
+    [Fact]
+    public async Task ASpilledBody_IsDeleted_WhenTheRequestEnds()
+    {
+        await WithTempFolderAsync(async folder =>
+        {
+            await using var host = await TestApp.StartAsync(DescribeInput, kestrel: true, options: o => o.MemoryBufferThreshold = 16, validate: false);
+            var answer = await (await host.Client.PostAsync("/", new ByteArrayContent(new byte[100]))).Content.ReadAsStringAsync();
+
+            Assert.Equal($"file:{folder} 100", answer);
+            Assert.True(await EmptiedAsync(folder), "the spilled body's file outlived its request");
+        });
+    }
+
+    [Fact]
+    public async Task ASpilledBody_OverTheLimit_IsDeleted_With413()
+    {
+        await WithTempFolderAsync(async folder =>
+        {
+            await using var host = await TestApp.StartAsync(DescribeInput, kestrel: true, options: o => { o.MemoryBufferThreshold = 16; o.BufferBodyLimit = 100; }, validate: false);
+            using var connection = host.Connect();
+            await connection.SendAsync("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n50\r\n" + new string('x', 80) + "\r\n50\r\n" + new string('x', 80) + "\r\n0\r\n\r\n");
+
+            Assert.StartsWith("HTTP/1.1 413", (await connection.ReadToCloseAsync()).Text, StringComparison.Ordinal);
+            Assert.True(await EmptiedAsync(folder), "the rejected body's file was left behind");
+        });
+    }
+
+    [Theory]
+    [InlineData("zz\r\n")]   // bad framing after the spill: Kestrel fails the read
+    [InlineData("")]          // the client leaves mid-upload
+    public async Task ASpilledBody_WhoseUploadFails_IsDeleted(string tail)
+    {
+        await WithTempFolderAsync(async folder =>
+        {
+            await using var host = await TestApp.StartAsync(DescribeInput, kestrel: true, options: o => { o.MemoryBufferThreshold = 16; o.BufferBodyLimit = 10_000; }, validate: false);
+            using (var connection = host.Connect())
+            {
+                await connection.SendAsync("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n50\r\n" + new string('x', 80) + "\r\n");
+                Assert.True(await FilledAsync(folder), "the body never spilled");
+                if (tail.Length > 0)
+                {
+                    await connection.SendAsync(tail);
+                    await connection.ReadToCloseAsync();
+                }
+            }
+
+            Assert.True(await EmptiedAsync(folder), "the failed upload's file was left behind");
+        });
+    }
+
+    private static async Task WithTempFolderAsync(Func<string, Task> test)
+    {
+        var folder = Directory.CreateTempSubdirectory("gatewaybridge-temp-").FullName;
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEMP", folder);
+        try
+        {
+            await test(folder);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("ASPNETCORE_TEMP", null);
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static Task<bool> EmptiedAsync(string folder) => WaitAsync(() => !Directory.EnumerateFileSystemEntries(folder).Any());
+
+    private static Task<bool> FilledAsync(string folder) => WaitAsync(() => Directory.EnumerateFileSystemEntries(folder).Any());
+
+    private static async Task<bool> WaitAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        return condition();
+    }
+
+    private sealed class NoBody : Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature
+    {
+        public bool CanHaveBody => false;
     }
 }

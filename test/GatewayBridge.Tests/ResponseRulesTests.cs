@@ -78,4 +78,54 @@ public class ResponseRulesTests
         Assert.Equal(42, length);
         Assert.Equal(2, copy.Length);
     }
+
+    [Theory]
+    [InlineData("200OK", RuleIds.StatusFormat, "'200OK' is malformed")]
+    [InlineData("102 Processing", RuleIds.StatusCode, "'102 Processing' is not a final status")]
+    [InlineData("200 OK\r\nX: 1", RuleIds.StatusControlChars, "'200 OK\\r\\nX: 1' has a control character")]
+    public void AStatusViolation_QuotesTheStatus_AndSaysWhatIsWrong(string status, string rule, string says)
+    {
+        var violation = ResponseRules.CheckStatus(status, out var code, out var reason);
+
+        Assert.Equal(rule, violation?.Rule);
+        Assert.Contains(says, violation?.Message, StringComparison.Ordinal);
+        Assert.Equal("", rule == RuleIds.StatusFormat ? reason : "");
+        Assert.Equal(rule == RuleIds.StatusFormat ? 0 : int.Parse(status[..3], System.Globalization.CultureInfo.InvariantCulture), code);
+    }
+
+    [Theory]
+    [InlineData(null, "v", RuleIds.HeadersType, "null name")]
+    [InlineData("X-A", null, RuleIds.HeadersType, "'X-A' has a null value")]
+    [InlineData("", "v", RuleIds.HeadersName, "empty name")]
+    [InlineData("X A", "v", RuleIds.HeadersName, "'X A' has a character")]
+    [InlineData("X-A", "a\nb", RuleIds.HeadersValue, "'X-A' has a control character")]
+    [InlineData("Connection", "close", RuleIds.HeadersHopByHop, "'Connection' is hop-by-hop")]
+    [InlineData("Content-Length", "-1", RuleIds.HeadersContentLength, "value '-1'")]
+    public void AHeaderViolation_NamesTheHeader_AndSaysWhatIsWrong(string? name, string? value, string rule, string says)
+    {
+        var violation = ResponseRules.CheckHeader(name, value);
+
+        Assert.Equal(rule, violation?.Rule);
+        Assert.Contains(says, violation?.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TwoDifferentContentLengths_AreRefused_TwoEqualOnesAccepted()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ResponseRules.ValidateHeaders([("Content-Length", "3"), ("content-length", "4")], out _));
+        Assert.Contains("(3 and 4)", error.Message, StringComparison.Ordinal);
+
+        ResponseRules.ValidateHeaders([("Content-Length", "3"), ("content-length", "3")], out var length);
+        Assert.Equal(3, length);
+    }
+
+    [Fact]
+    public void TheUsualReasonPhrase_AndAnEmptyHeaderList_AreShared_NotCopied()
+    {
+        // Per-response allocations the hot path avoids: "200 OK" reuses ASP.NET's phrase, no headers reuse one array.
+        ResponseRules.CheckStatus("200 OK", out _, out var reason);
+
+        Assert.Same(Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(200), reason);
+        Assert.Same(Array.Empty<(string, string)>(), ResponseRules.ValidateHeaders([], out _));
+    }
 }
