@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using GatewayBridge.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Tests;
@@ -38,6 +39,31 @@ public partial class DocumentationTests
     }
 
     [Fact]
+    public void ReadmeMetrics_AreExactlyTheInstruments()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "## Blocking apps, slow clients, big bodies");
+        var documented = MetricInTable().Matches(section).Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value} {m.Groups[3].Value}").ToList();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var published = new List<System.Diagnostics.Metrics.Instrument>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory))
+                {
+                    published.Add(instrument);
+                }
+            },
+        };
+        listener.Start();
+        using var metrics = new GatewayBridge.Scheduling.GatewayMetrics(factory);
+
+        Assert.Equal(documented.Order(), published.Select(i => $"{i.Name} {i.GetType().Name.Split('`')[0]} {i.Unit}").Order());
+        Assert.All(published, i => Assert.False(string.IsNullOrWhiteSpace(i.Description), i.Name));
+    }
+
+    [Fact]
     public void CiRuns_ExactlyTheTestCommandReadmeGives()
     {
         var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "## Two commands");
@@ -47,6 +73,10 @@ public partial class DocumentationTests
 
         Assert.Contains(testCommand, ci);
     }
+
+    // "| `gatewaybridge.workers` | UpDownCounter | `{worker}` |" in the metrics table.
+    [GeneratedRegex(@"\| `(gatewaybridge\.[a-z_.]+)` \| (\w+) \| `([^`]+)` \|")]
+    private static partial Regex MetricInTable();
 
     [GeneratedRegex(@"`([a-z_]+\.[a-z-]+)`")]
     private static partial Regex RuleInBackticks();

@@ -365,8 +365,9 @@ public class GatewayMiddlewareTests
             },
             validate: false);
 
-        Assert.Equal("body", await host.Client.GetStringAsync("/"));
+        Assert.Equal("body", await host.Client.GetStringAsync("/closing"));
         var failure = Assert.Single(host.Logs.Entries, e => e.EventId.Name == "GatewayAppCloseFailed");
+        Assert.Contains("/closing", failure.Message, StringComparison.Ordinal);
         Assert.Equal(LogLevel.Error, failure.Level);
         Assert.Equal(5, failure.EventId.Id);
         Assert.IsType<InvalidOperationException>(failure.Exception);

@@ -150,6 +150,8 @@ public class KestrelFunctionalTests
         // The request's end is logged after the close: once it is there, a second close or another step would be too.
         var aborted = Assert.Single(await host.Logs.WaitForAsync(e => e.EventId.Name == "RequestAborted"));
         Assert.Equal((4, LogLevel.Debug), (aborted.EventId.Id, aborted.Level));
+        Assert.Contains("/stream", aborted.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.EventId.Name == "RequestTimedOut");
         Assert.Equal(1, body.Disposed);
         Assert.Equal(1, body.EnumeratorDisposed);
         Assert.Equal(producedAtClose, produced);
@@ -168,7 +170,7 @@ public class KestrelFunctionalTests
         await using var host = await TestApp.StartAsync(App, kestrel: true);
         using var connection = host.Connect();
 
-        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        await connection.SendAsync("GET /boom HTTP/1.1\r\nHost: t\r\n\r\n");
         var (text, closed) = await connection.ReadToCloseAsync();
 
         Assert.True(closed, "the connection must close, not wait for more");
@@ -177,18 +179,22 @@ public class KestrelFunctionalTests
         Assert.DoesNotContain("0\r\n\r\n", text, StringComparison.Ordinal);
         var failure = Assert.Single(await host.Logs.WaitForAsync(e => e.EventId.Name == "GatewayAppFailed"));
         Assert.Equal("failed mid-stream", failure.Exception?.Message);
+        Assert.Contains("GET /boom", failure.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task BytesWrittenBeforeAFailure_GoOut_AndTheResponseIsBroken()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BytesWrittenBeforeAFailure_GoOut_AndTheResponseIsBroken(bool appCancels)
     {
         // Found by the response model: write() made the headers due and its bytes were held, then lost with a 500.
+        // An OperationCanceledException the app raises on its own (the request was not aborted) is a failure like any other.
         await using var host = await TestApp.StartAsync(
             (environ, startResponse) =>
             {
                 var write = startResponse("200 OK", [("Content-Type", "text/plain")]);
                 write(Bytes("written"));
-                throw new InvalidOperationException("failed after write()");
+                throw appCancels ? new OperationCanceledException("the app gave up") : new InvalidOperationException("failed after write()");
             },
             kestrel: true,
             validate: false);

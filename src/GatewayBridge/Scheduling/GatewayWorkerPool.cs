@@ -110,6 +110,7 @@ internal sealed class GatewayWorkerPool : IDisposable
 
     private void WorkLoop()
     {
+        _metrics.Workers.Add(1);
         try
         {
             while (true)
@@ -144,6 +145,10 @@ internal sealed class GatewayWorkerPool : IDisposable
         }
         catch (InvalidOperationException) when (_queue.IsAddingCompleted)
         {
+        }
+        finally
+        {
+            _metrics.Workers.Add(-1);
         }
     }
 

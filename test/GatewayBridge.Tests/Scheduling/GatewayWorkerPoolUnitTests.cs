@@ -1,0 +1,148 @@
+using System.Diagnostics.Metrics;
+using GatewayBridge.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GatewayBridge.Tests.Scheduling;
+
+/// <summary>The pool on its own: where each call runs, how workers start and stop, what a caller gets back.</summary>
+public sealed class GatewayWorkerPoolUnitTests : IDisposable
+{
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly MeterListener _listener = new();
+    private long _workers;
+
+    public GatewayWorkerPoolUnitTests()
+    {
+        var factory = _services.GetRequiredService<IMeterFactory>();
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (ReferenceEquals(instrument.Meter.Scope, factory) && instrument.Name == "gatewaybridge.workers")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _workers, value));
+        _listener.Start();
+        Metrics = new GatewayMetrics(factory);
+    }
+
+    private GatewayMetrics Metrics { get; }
+
+    public void Dispose()
+    {
+        Metrics.Dispose();
+        _listener.Dispose();
+        _services.Dispose();
+    }
+
+    [Fact]
+    public async Task OneInlineSlot_TakesOneCall_TheNextGoesToAWorker_ThatStartsThen()
+    {
+        using var pool = new GatewayWorkerPool(maxInline: 1, maxWorkers: 8, queueLimit: 10, Metrics);
+        using var release = new ManualResetEventSlim();
+        Assert.Equal(0, Interlocked.Read(ref _workers));
+
+        // The first call holds the inline slot (blocking on a thread of its own); the second cannot run inline.
+        var entered = new TaskCompletionSource<int>();
+        var first = Task.Run(() => pool.InvokeAsync(_ => { entered.SetResult(Environment.CurrentManagedThreadId); release.Wait(TimeSpan.FromSeconds(10)); return 1; }, 0, default).AsTask());
+        var firstThread = await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var second = await pool.InvokeAsync(_ => Thread.CurrentThread, 0, default);
+        release.Set();
+        await first;
+
+        Assert.NotEqual(firstThread, second.ManagedThreadId);
+        Assert.Equal("GatewayBridge worker 1", second.Name);
+        Assert.True(second.IsBackground, "a worker must never keep the process alive");
+        Assert.Equal(1, Interlocked.Read(ref _workers));
+    }
+
+    [Fact]
+    public async Task AnIdleWorker_IsReused_NoSecondOneStarts()
+    {
+        using var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 8, queueLimit: 10, Metrics);
+
+        var first = await pool.InvokeAsync(_ => Thread.CurrentThread, 0, default);
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _workers) == 1, TimeSpan.FromSeconds(5)));
+        var second = await pool.InvokeAsync(_ => Thread.CurrentThread, 0, default);
+
+        Assert.Equal(1, Interlocked.Read(ref _workers));
+        Assert.Same(first, second);
+    }
+
+    [Fact]
+    public async Task WhatAWorkerCallThrows_ReachesTheCaller()
+    {
+        using var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 1, queueLimit: 10, Metrics);
+        var thrown = new InvalidOperationException("from the app");
+
+        var caught = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pool.InvokeAsync<int, int>(_ => throw thrown, 0, default));
+
+        Assert.Same(thrown, caught);
+    }
+
+    [Fact]
+    public async Task ACallCancelledWhileQueued_NeverRuns_AndItsCallerSeesTheCancellation()
+    {
+        using var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 1, queueLimit: 10, Metrics);
+        using var release = new ManualResetEventSlim();
+        var busy = pool.InvokeAsync(_ => release.Wait(TimeSpan.FromSeconds(10)), 0, default).AsTask();
+        using var leaving = new CancellationTokenSource();
+        var ran = false;
+
+        var queued = pool.InvokeAsync(_ => ran = true, 0, leaving.Token).AsTask();
+        await leaving.CancelAsync();
+        release.Set();
+        await busy;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(ran);
+    }
+
+    [Fact]
+    public async Task Disposing_StopsTheWorkers_AndRefusesNewCalls()
+    {
+        var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 1, queueLimit: 10, Metrics);
+        var worker = await pool.InvokeAsync(_ => Thread.CurrentThread, 0, default);
+
+        pool.Dispose();
+
+        Assert.True(worker.Join(TimeSpan.FromSeconds(10)), "the worker thread outlived its pool");
+        Assert.Equal(0, Interlocked.Read(ref _workers));
+        // Refused at once: queued after the workers stopped, the call would wait forever.
+        Assert.Throws<InvalidOperationException>(() => { _ = pool.InvokeAsync(_ => 1, 0, default).AsTask(); });
+    }
+
+    [Fact]
+    public void AMeterOfItsOwn_IsDisposedWithIt_AFactorysIsLeftToTheFactory()
+    {
+        var completed = new List<string>();
+        var factory = _services.GetRequiredService<IMeterFactory>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == GatewayMetrics.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument, ReferenceEquals(instrument.Meter.Scope, factory) ? "factory" : instrument.Meter.Scope is null ? "own" : "other");
+                }
+            },
+            MeasurementsCompleted = (_, state) =>
+            {
+                lock (completed)
+                {
+                    completed.Add((string)state!);
+                }
+            },
+        };
+        listener.Start();
+
+        new GatewayMetrics(null).Dispose();
+        new GatewayMetrics(factory).Dispose();
+
+        lock (completed)
+        {
+            Assert.Contains("own", completed);
+            Assert.DoesNotContain("factory", completed);
+        }
+    }
+}
