@@ -52,6 +52,40 @@ public class GatewayFormTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("%zz=1", 0, "%zz")]
+    [InlineData("a%G1=1", 1, "%G1")]
+    [InlineData("a=%4G", 2, "%4G")]
+    [InlineData("a=%41%42&b=%4", 11, "%4")]
+    [InlineData("a=%41b%42c&d=%", 13, "%")]
+    public void ReadForm_NamesTheFirstMalformedEscape_AndWhereItIs(string body, int at, string snippet)
+    {
+        var error = Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody(body)));
+        Assert.Contains($"escape '{snippet}' at byte {at};", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("a=%41%42&b=%43", "AB", "C")]
+    [InlineData("a=%e2%82%AC&b=100%25", "\u20ac", "100%")]
+    public void ReadForm_DecodesWellFormedEscapes_AfterEachOther(string body, string a, string b)
+    {
+        var form = GatewayForm.ReadForm(WithBody(body));
+        Assert.Equal((a, b), (form["a"][0], form["b"][0]));
+    }
+
+    [Fact]
+    public void ReadForm_TakesExactlyItsLimits()
+    {
+        var form = GatewayForm.ReadForm(WithBody("a=1&b=2"), new GatewayFormLimits { ValueCountLimit = 2 });
+        Assert.Equal(2, form.Count);
+        var error = Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody("a=1&b=2&a=3"), new GatewayFormLimits { ValueCountLimit = 2 }));
+        Assert.Equal("The form has more than the limit of 2 fields.", error.Message);
+
+        var body = "k=" + new string('v', 4094);
+        Assert.Equal(new string('v', 4094), GatewayForm.ReadForm(WithBody(body), new GatewayFormLimits { MaxBodyLength = 4096 })["k"][0]);
+        Assert.Throws<InvalidDataException>(() => GatewayForm.ReadForm(WithBody(body + "v"), new GatewayFormLimits { MaxBodyLength = 4096 }));
+    }
+
     [Fact]
     public void ReadForm_RefusesOtherContentTypes()
     {

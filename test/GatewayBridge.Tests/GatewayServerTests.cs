@@ -36,11 +36,35 @@ public partial class GatewayServerTests
         Assert.Equal("127.0.0.1", await client.GetStringAsync($"http://127.0.0.1:{server.Port}/"));
     }
 
+    [Theory]
+    [InlineData("", "http://0.0.0.0:")]
+    [InlineData("*", "http://*:")]
+    [InlineData("0.0.0.0", "http://0.0.0.0:")]
+    public async Task MakeServer_ForEveryInterface_AnswersOnLoopback(string host, string urlStart)
+    {
+        await using var server = GatewayServer.MakeServer(host, 0, Apps.Echo(Environ.PathInfo));
+
+        Assert.Equal($"{urlStart}{server.Port}", server.Url);
+        using var client = new HttpClient();
+        Assert.Equal("/any", await client.GetStringAsync($"http://127.0.0.1:{server.Port}/any"));
+    }
+
+    [Fact]
+    public async Task MakeServer_OnAnIPv6Address_PutsItInBrackets()
+    {
+        await using var server = GatewayServer.MakeServer("::1", 0, Apps.Echo(Environ.PathInfo));
+
+        Assert.Equal($"http://[::1]:{server.Port}", server.Url);
+        using var client = new HttpClient();
+        Assert.Equal("/six", await client.GetStringAsync(server.Url + "/six"));
+    }
+
     [Fact]
     public async Task ServeForever_ServesUntilTheServerIsStopped()
     {
         var server = GatewayServer.MakeServer("127.0.0.1", 0, Apps.Echo(Environ.PathInfo));
-        server.Log = TextWriter.Null;
+        var log = new StringWriter();
+        server.Log = log;
         var serving = Task.Factory.StartNew(server.ServeForever, TaskCreationOptions.LongRunning);
         using var client = new HttpClient { BaseAddress = new Uri(server.Url) };
 
@@ -49,6 +73,9 @@ public partial class GatewayServerTests
 
         await server.DisposeAsync();
         await serving.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.StartsWith($"Serving on {server.Url}{Environment.NewLine}", log.ToString(), StringComparison.Ordinal);
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetStringAsync("/gone"));
+        await server.DisposeAsync();
     }
 
     [Fact]
