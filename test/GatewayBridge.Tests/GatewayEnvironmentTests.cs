@@ -1,4 +1,5 @@
 using System.Net;
+using GatewayBridge.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -97,6 +98,8 @@ public class GatewayEnvironmentTests
         environ.CopyTo(array, 1);
         Assert.Contains(new KeyValuePair<string, object?>(Environ.PathInfo, "/p"), array);
         Assert.Throws<ArgumentException>(() => environ.CopyTo(new KeyValuePair<string, object?>[count], 1));
+        Assert.Equal("array", Assert.Throws<ArgumentNullException>(() => environ.CopyTo(null!, 0)).ParamName);
+        Assert.Equal("arrayIndex", Assert.Throws<ArgumentOutOfRangeException>(() => environ.CopyTo(array, -1)).ParamName);
 
         Assert.True(environ.Contains(new(Environ.PathInfo, "/p")));
         Assert.False(environ.Contains(new(Environ.PathInfo, "/other")));
@@ -127,7 +130,7 @@ public class GatewayEnvironmentTests
         });
     }
 
-    public static TheoryData<string, Action<IDictionary<string, object?>>> Changes => new()
+    public static NamedCases<Action<IDictionary<string, object?>>> Changes { get; } = new()
     {
         { "set a table key", e => e[Environ.QueryString] = "changed" },
         { "remove a table key", e => e.Remove(Environ.PathInfo) },
@@ -140,8 +143,9 @@ public class GatewayEnvironmentTests
 
     [Theory]
     [MemberData(nameof(Changes))]
-    public void AnyChange_WhileEnumerating_AnyPart_Throws(string change, Action<IDictionary<string, object?>> apply)
+    public void AnyChange_WhileEnumerating_AnyPart_Throws(string change)
     {
+        var apply = Changes[change];
         // The table's keys come first, then the headers, then the app's own keys: a change is noticed in each part.
         foreach (var part in (Func<KeyValuePair<string, object?>, bool>[])[p => p.Key == Environ.RequestMethod, p => p.Key.StartsWith("HTTP_", StringComparison.Ordinal), p => p.Key == "app.key"])
         {
@@ -207,6 +211,7 @@ public class GatewayEnvironmentTests
 
         var error = Assert.Throws<ObjectDisposedException>(() => environ[key]);
         Assert.Contains("request has ended", error.Message, StringComparison.Ordinal);
+        Assert.Contains(key.StartsWith("HTTP_", StringComparison.Ordinal) ? "'HTTP_*'" : $"'{key}'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -79,6 +79,7 @@ public class GatewayUtilTests
     [InlineData("http://127.0.0.1/spammity/spam?s%E4y=ni", true, "SCRIPT_NAME", "/spammity", "PATH_INFO", "/spam", "QUERY_STRING", "s%E4y=ni")]
     [InlineData("http://127.0.0.1/spammity/spam", false, "SCRIPT_NAME", "/spammity", "PATH_INFO", "/spam", "QUERY_STRING", "say=ni")]
     [InlineData("http://127.0.0.1/a%2Fb%20c", true, "SCRIPT_NAME", "", "PATH_INFO", "/a%2Fb c")]
+    [InlineData("http://127.0.0.1/a%25G1%41%254", true, "SCRIPT_NAME", "", "PATH_INFO", "/a%G1%41%4")]
     public void RequestUri_QuotesPathInfoAndAddsTheQuery(string expected, bool includeQuery, params string?[] pairs)
     {
         Assert.Equal(expected, GatewayUtil.RequestUri(Environ(Pairs(pairs)), includeQuery));

@@ -94,6 +94,7 @@ public class RequestBodyTests
 
     [Theory]
     [InlineData(0, "none 0")]
+    [InlineData(5, "memory 5")]
     [InlineData(10, "memory 10")]
     [InlineData(11, "413")]
     public async Task AContentLength_UpToBufferBodyLimit_IsBuffered_OneMoreIs413_AndAnEmptyOneIsNoBody(int length, string expected)

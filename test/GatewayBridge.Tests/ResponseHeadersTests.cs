@@ -61,6 +61,15 @@ public class ResponseHeadersTests
     }
 
     [Fact]
+    public void ANonAsciiParameter_KeepsTheCharactersRfc8187Allows()
+    {
+        var h = new ResponseHeaders();
+        h.AddHeader("Content-Disposition", "attachment", ("filename", "a!#$&+^`|~ b\u00e9.txt"));
+
+        Assert.Equal("attachment; filename*=UTF-8''a!#$&+^`|~%20b%C3%A9.txt", h["Content-Disposition"]);
+    }
+
+    [Fact]
     public void Items_IsACopy()
     {
         var h = new ResponseHeaders([("x", "y")]);

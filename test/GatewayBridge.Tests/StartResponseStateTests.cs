@@ -71,6 +71,19 @@ public class StartResponseStateTests
     }
 
     [Fact]
+    public void NullArguments_AreRefused_NamingThem_AndLeaveTheStateUntouched()
+    {
+        var state = new StartResponseState();
+        Assert.Equal("status", Assert.Throws<ArgumentNullException>(() => state.StartResponse(null!, [])).ParamName);
+        Assert.Equal("headers", Assert.Throws<ArgumentNullException>(() => state.StartResponse("200 OK", null!)).ParamName);
+        Assert.False(state.Called);
+
+        var write = state.StartResponse("200 OK", []);
+        Assert.Equal("data", Assert.Throws<ArgumentNullException>(() => write(null!)).ParamName);
+        Assert.False(state.HeadersSent);
+    }
+
+    [Fact]
     public void Write_MarksHeadersSent_AndCopiesTheBytes()
     {
         var state = new StartResponseState();

@@ -16,9 +16,16 @@ public sealed class RawConnection : IDisposable
         _stream = new NetworkStream(socket, ownsSocket: true);
     }
 
-    public static RawConnection Open(int port)
+    /// <param name="port">The server's loopback port.</param>
+    /// <param name="receiveBuffer">A small size makes the server wait for this client to read (backpressure).</param>
+    public static RawConnection Open(int port, int? receiveBuffer = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (receiveBuffer is int size)
+        {
+            socket.ReceiveBufferSize = size;
+        }
+
         socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
         return new RawConnection(socket);
     }

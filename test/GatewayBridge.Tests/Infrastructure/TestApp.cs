@@ -69,7 +69,7 @@ public sealed class TestApp : IAsyncDisposable
         return new TestApp(app, client, port, logs);
     }
 
-    public RawConnection Connect() => RawConnection.Open(Port);
+    public RawConnection Connect(int? receiveBuffer = null) => RawConnection.Open(Port, receiveBuffer);
 
     public async ValueTask DisposeAsync()
     {

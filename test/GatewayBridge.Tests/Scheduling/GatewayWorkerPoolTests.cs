@@ -86,6 +86,7 @@ public class GatewayWorkerPoolTests
         Assert.DoesNotContain("/rejected", app.Ran);
         var logged = Assert.Single(await host.Logs.WaitForAsync(e => e.EventId.Name == "QueueFull"));
         Assert.Equal(LogLevel.Debug, logged.Level);
+        Assert.Contains("/rejected", logged.Message, StringComparison.Ordinal);
     }
 
     [Fact]
