@@ -50,6 +50,18 @@ public partial class GatewayServerTests
     }
 
     [Fact]
+    public async Task TwoServersOnPortZero_GetPortsOfTheirOwn_AndEachServesItsApp()
+    {
+        await using var first = GatewayServer.MakeServer("127.0.0.1", 0, Apps.Echo(Environ.PathInfo));
+        await using var second = GatewayServer.MakeServer("127.0.0.1", 0, Apps.Echo(Environ.RequestMethod));
+
+        Assert.NotEqual(first.Port, second.Port);
+        using var client = new HttpClient();
+        Assert.Equal("/one", await client.GetStringAsync(first.Url + "/one"));
+        Assert.Equal("GET", await client.GetStringAsync(second.Url + "/two"));
+    }
+
+    [Fact]
     public async Task MakeServer_OnAnIPv6Address_PutsItInBrackets()
     {
         await using var server = GatewayServer.MakeServer("::1", 0, Apps.Echo(Environ.PathInfo));

@@ -84,6 +84,15 @@ public class GatewayValidatorTests
     }
 
     [Fact]
+    public void ServerSide_ANullCgiValue_IsNamedAsNull()
+    {
+        var error = Assert.Throws<GatewayValidationException>(() => Serve(Good, e => e["SERVER_PROTOCOL"] = null));
+
+        Assert.Equal("environ.cgi-string", error.Rule);
+        Assert.Contains("'SERVER_PROTOCOL' is a null, not a string", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ServerSide_ScriptNameEndingInSlash_IsCaught()
     {
         AssertRule("environ.script-name", () => Serve(Good, e => e["SCRIPT_NAME"] = "/"));
@@ -125,6 +134,10 @@ public class GatewayValidatorTests
         { "iterable.chunk-type", (e, s) => { s("200 OK", TextHeaders); return [null!]; } },
         { "input.seek", (e, s) => { ((Stream)e["wsgi.input"]!).Seek(0, SeekOrigin.Begin); return []; } },
         { "input.write", (e, s) => { ((Stream)e["wsgi.input"]!).Write([1], 0, 1); return []; } },
+        { "input.write", (e, s) => { ((Stream)e["wsgi.input"]!).SetLength(0); return []; } },
+        { "input.seek", (e, s) => { _ = ((Stream)e["wsgi.input"]!).Length; return []; } },
+        { "input.seek", (e, s) => { _ = ((Stream)e["wsgi.input"]!).Position; return []; } },
+        { "input.seek", (e, s) => { ((Stream)e["wsgi.input"]!).Position = 0; return []; } },
         { "input.close", (e, s) => { ((Stream)e["wsgi.input"]!).Dispose(); return []; } },
         { "errors.close", (e, s) => { ((TextWriter)e["wsgi.errors"]!).Dispose(); return []; } },
     };
@@ -143,6 +156,21 @@ public class GatewayValidatorTests
     public void AppSide_EachRule_IsCaught(string rule)
     {
         AssertRule(RuleOf(rule), () => Serve(AppSideViolations[rule]));
+    }
+
+    [Fact]
+    public void TheWrappedInputAndBody_SayWhatTheyAllow()
+    {
+        var input = (Stream?)null;
+        var environ = new Dictionary<string, object?>();
+        GatewayUtil.SetupTestingDefaults(environ);
+
+        var body = GatewayValidator.Wrap((e, s) => { input = (Stream)e["wsgi.input"]!; return Good(e, s); })(environ, (status, headers, exc) => _ => { });
+
+        Assert.Equal((true, false, false), (input!.CanRead, input.CanSeek, input.CanWrite));
+        var list = Assert.IsAssignableFrom<IList<byte[]>>(body);
+        Assert.True(list.IsReadOnly, "a validated list body is the app's; the server must not change it");
+        ((IDisposable)body).Dispose();
     }
 
     [Fact]

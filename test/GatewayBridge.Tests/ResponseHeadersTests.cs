@@ -70,6 +70,16 @@ public class ResponseHeadersTests
     }
 
     [Fact]
+    public void SettingANullValue_IsRefused_AndLeavesTheHeaderAsItWas()
+    {
+        var h = new ResponseHeaders([("X-A", "1")]);
+
+        Assert.Throws<ArgumentNullException>(() => h["X-A"] = null!);
+
+        Assert.Equal("1", h["X-A"]);
+    }
+
+    [Fact]
     public void Items_IsACopy()
     {
         var h = new ResponseHeaders([("x", "y")]);

@@ -126,6 +126,27 @@ public class ResponseLengthTests
         Assert.Equal(6, response.Content.Headers.ContentLength);
     }
 
+    [Theory]
+    [InlineData("GET", "cde")]
+    [InlineData("HEAD", "")]
+    public async Task AWrappedStream_ThatIsNoFile_IsSentFromItsPosition_WithTheLengthLeft(string method, string expectedBody)
+    {
+        await using var host = await TestApp.StartAsync(
+            (e, s) =>
+            {
+                s("200 OK", Text);
+                var stream = new MemoryStream(Encoding.ASCII.GetBytes("abcde")) { Position = 2 };
+                return ((Func<Stream, int, IEnumerable<byte[]>>)e[Environ.FileWrapper]!)(stream, 2);
+            },
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync($"{method} / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var response = RawResponse.Parse((await connection.ReadToCloseAsync()).Text);
+
+        Assert.Equal(("3", expectedBody), (response.Header("Content-Length"), response.Body));
+    }
+
     [Fact]
     public async Task ALargeListBody_ToAClientThatReadsLate_ArrivesWhole()
     {

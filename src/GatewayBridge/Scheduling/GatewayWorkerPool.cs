@@ -30,6 +30,9 @@ internal sealed class GatewayWorkerPool : IDisposable
         _metrics = metrics;
     }
 
+    /// <summary>Workers waiting for a call; tests wait on it to know a worker is free again.</summary>
+    public int IdleWorkers => Volatile.Read(ref _idle);
+
     /// <summary>Whether a new request may be admitted: the queue has room (checked before its body is read).</summary>
     public bool HasRoom => Volatile.Read(ref _queued) < _queueLimit;
 
@@ -89,6 +92,14 @@ internal sealed class GatewayWorkerPool : IDisposable
     {
         _stopping.Cancel();
         _queue.CompleteAdding();
+
+        // No worker takes a call after the stop: the callers of those still queued learn it now, not never.
+        while (_queue.TryTake(out var item))
+        {
+            Interlocked.Decrement(ref _queued);
+            _metrics.QueuedCalls.Add(-1);
+            item.Cancel();
+        }
     }
 
     private void TryAddWorker()
@@ -126,6 +137,14 @@ internal sealed class GatewayWorkerPool : IDisposable
                     Interlocked.Decrement(ref _idle);
                 }
 
+                // Calls that arrived while this worker was idle started no worker of their own; if some are still
+                // waiting and no other worker is free, one more starts, so they do not wait behind this call. That
+                // worker repeats the check when it takes one, so a longer burst keeps adding workers up to the limit.
+                if (_queue.Count > 0 && Volatile.Read(ref _idle) == 0)
+                {
+                    TryAddWorker();
+                }
+
                 Interlocked.Decrement(ref _queued);
                 _metrics.QueuedCalls.Add(-1);
                 _metrics.QueueDuration.Record(Stopwatch.GetElapsedTime(item.Enqueued).TotalSeconds);
@@ -157,6 +176,8 @@ internal sealed class GatewayWorkerPool : IDisposable
         public long Enqueued { get; } = Stopwatch.GetTimestamp();
 
         public abstract void Execute();
+
+        public abstract void Cancel();
     }
 
     private sealed class WorkItem<TState, TResult>(Func<TState, TResult> work, TState state, CancellationToken cancellationToken) : WorkItem
@@ -164,6 +185,8 @@ internal sealed class GatewayWorkerPool : IDisposable
         private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task<TResult> Task => _completion.Task;
+
+        public override void Cancel() => _completion.TrySetCanceled();
 
         public override void Execute()
         {

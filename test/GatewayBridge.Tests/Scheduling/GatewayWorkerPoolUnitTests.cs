@@ -62,11 +62,47 @@ public sealed class GatewayWorkerPoolUnitTests : IDisposable
         using var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 8, queueLimit: 10, Metrics);
 
         var first = await pool.InvokeAsync(_ => Thread.CurrentThread, 0, default);
-        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _workers) == 1, TimeSpan.FromSeconds(5)));
+        Assert.True(SpinWait.SpinUntil(() => pool.IdleWorkers == 1, TimeSpan.FromSeconds(5)), "the worker never went back to waiting");
         var second = await pool.InvokeAsync(_ => Thread.CurrentThread, 0, default);
 
         Assert.Equal(1, Interlocked.Read(ref _workers));
         Assert.Same(first, second);
+    }
+
+    [Fact]
+    public async Task BlockingCalls_RunSideBySide_EachOnAWorkerOfItsOwn()
+    {
+        // The first call can only finish once the second has run: with fewer workers than calls, it would time out.
+        using var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 3, queueLimit: 10, Metrics);
+        using var secondRan = new ManualResetEventSlim();
+
+        var first = pool.InvokeAsync(_ => secondRan.Wait(TimeSpan.FromSeconds(10)), 0, default).AsTask();
+        var second = pool.InvokeAsync(_ => { secondRan.Set(); return true; }, 0, default).AsTask();
+
+        Assert.True(await first.WaitAsync(TimeSpan.FromSeconds(20)), "the second call waited behind the first");
+        Assert.True(await second);
+    }
+
+    [Fact]
+    public async Task CallsArrivingTogether_AtOneIdleWorker_DoNotQueueBehindEachOther()
+    {
+        // One warm, idle worker and a burst of blocking calls that each wait for all the others: each must get a
+        // worker, even those that came while the idle one was still free and so started none. Several rounds, since
+        // whether a burst lands before the idle worker wakes is up to the scheduler.
+        for (var round = 0; round < 10; round++)
+        {
+            using var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 8, queueLimit: 20, Metrics);
+            await pool.InvokeAsync(_ => 0, 0, default);
+            Assert.True(SpinWait.SpinUntil(() => pool.IdleWorkers == 1, TimeSpan.FromSeconds(5)));
+            const int calls = 4;
+            var allRunning = new CountdownEvent(calls);
+
+            var burst = Enumerable.Range(0, calls)
+                .Select(_ => pool.InvokeAsync(_ => { allRunning.Signal(); return allRunning.Wait(TimeSpan.FromSeconds(10)); }, 0, default).AsTask())
+                .ToArray();
+
+            Assert.All(await Task.WhenAll(burst).WaitAsync(TimeSpan.FromSeconds(30)), ran => Assert.True(ran, $"round {round}: a call waited behind another"));
+        }
     }
 
     [Fact]
@@ -110,6 +146,27 @@ public sealed class GatewayWorkerPoolUnitTests : IDisposable
         Assert.Equal(0, Interlocked.Read(ref _workers));
         // Refused at once: queued after the workers stopped, the call would wait forever.
         Assert.Throws<InvalidOperationException>(() => { _ = pool.InvokeAsync(_ => 1, 0, default).AsTask(); });
+    }
+
+    [Fact]
+    public async Task Disposing_CancelsTheCallsStillQueued_AndLetsTheRunningOneFinish()
+    {
+        var pool = new GatewayWorkerPool(maxInline: 0, maxWorkers: 1, queueLimit: 1, Metrics);
+        using var release = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource();
+        var running = pool.InvokeAsync(_ => { entered.SetResult(); return release.Wait(TimeSpan.FromSeconds(10)); }, 0, default).AsTask();
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var queuedRan = false;
+        var queued = pool.InvokeAsync(_ => queuedRan = true, 0, default).AsTask();
+        Assert.False(pool.HasRoom);
+
+        pool.Dispose();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued.WaitAsync(TimeSpan.FromSeconds(10)));
+        release.Set();
+        Assert.True(await running.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(queuedRan);
+        Assert.True(pool.HasRoom, "a cancelled call still counted as queued");
     }
 
     [Fact]
