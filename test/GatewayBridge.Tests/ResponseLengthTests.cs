@@ -148,6 +148,24 @@ public class ResponseLengthTests
     }
 
     [Fact]
+    public async Task AWrappedStream_ThatCannotSeek_IsSentChunked_ToItsEnd()
+    {
+        await using var host = await TestApp.StartAsync(
+            (e, s) =>
+            {
+                s("200 OK", Text);
+                return ((Func<Stream, int, IEnumerable<byte[]>>)e[Environ.FileWrapper]!)(new ForwardOnlyStream(Encoding.ASCII.GetBytes("abcde")), 2);
+            },
+            kestrel: true);
+        using var connection = host.Connect();
+
+        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        var response = RawResponse.Parse((await connection.ReadToCloseAsync()).Text);
+
+        Assert.Equal((null, true, true, "abcde"), (response.Header("Content-Length"), response.Chunked, response.Complete, response.Body));
+    }
+
+    [Fact]
     public async Task ALargeListBody_ToAClientThatReadsLate_ArrivesWhole()
     {
         // Past what Kestrel and both socket buffers hold (the client's is kept small): the write cannot complete
@@ -174,6 +192,20 @@ public class ResponseLengthTests
     }
 
     private static byte[] Bytes(string text) => Encoding.ASCII.GetBytes(text);
+
+    // A pipe or socket as an app might wrap it: readable once, front to back, with no length.
+    private sealed class ForwardOnlyStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+    }
 
     private static IEnumerable<byte[]> Lazy(StartResponse startResponse, string? length, params string[] chunks)
     {
