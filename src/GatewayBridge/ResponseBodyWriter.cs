@@ -265,9 +265,9 @@ internal sealed class ResponseBodyWriter
     }
 
     /// <summary>
-    /// Ends the body: sends headers that were never due (an empty body). A body shorter
-    /// than its Content-Length is logged; Kestrel then closes the connection after the bytes that were sent (an
-    /// HttpContext.Abort here could discard them), so the client never waits for bytes that will not come.
+    /// Ends the body: sends headers that were never due (an empty body). A body shorter than its Content-Length is
+    /// logged; Kestrel then closes the connection after the bytes that were sent (an HttpContext.Abort here could
+    /// discard them), so the client never waits for bytes that will not come.
     /// Does nothing for an aborted request: there is nobody to finish it for.
     /// </summary>
     public Task CompleteAsync()

@@ -168,15 +168,11 @@ public class KestrelFunctionalTests
         }
 
         await using var host = await TestApp.StartAsync(App, kestrel: true);
-        using var connection = host.Connect();
 
-        await connection.SendAsync("GET /boom HTTP/1.1\r\nHost: t\r\n\r\n");
-        var (text, closed) = await connection.ReadToCloseAsync();
+        var text = await GetBrokenResponseAsync(host, "/boom");
 
-        Assert.True(closed, "the connection must close, not wait for more");
         Assert.Contains("Transfer-Encoding: chunked", text, StringComparison.Ordinal);
         Assert.Contains("5\r\npart1\r\n", text, StringComparison.Ordinal);
-        Assert.DoesNotContain("0\r\n\r\n", text, StringComparison.Ordinal);
         var failure = Assert.Single(await host.Logs.WaitForAsync(e => e.EventId.Name == "GatewayAppFailed"));
         Assert.Equal("failed mid-stream", failure.Exception?.Message);
         Assert.Contains("GET /boom", failure.Message, StringComparison.Ordinal);
@@ -198,15 +194,23 @@ public class KestrelFunctionalTests
             },
             kestrel: true,
             validate: false);
-        using var connection = host.Connect();
 
-        await connection.SendAsync("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        var text = await GetBrokenResponseAsync(host, "/");
+
+        Assert.StartsWith("HTTP/1.1 200 OK", text, StringComparison.Ordinal);
+        Assert.Contains("7\r\nwritten\r\n", text, StringComparison.Ordinal);
+    }
+
+    // A response cut by a failure: the connection closes, and no chunked terminator lets it pass for complete.
+    private static async Task<string> GetBrokenResponseAsync(TestApp host, string path)
+    {
+        using var connection = host.Connect();
+        await connection.SendAsync($"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
         var (text, closed) = await connection.ReadToCloseAsync();
 
         Assert.True(closed, "the connection must close, not wait for more");
-        Assert.StartsWith("HTTP/1.1 200 OK", text, StringComparison.Ordinal);
-        Assert.Contains("7\r\nwritten\r\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("0\r\n\r\n", text, StringComparison.Ordinal);
+        return text;
     }
 
     [Fact]
