@@ -1,19 +1,17 @@
 namespace GatewayBridge.Tests.Infrastructure;
 
-/// <summary>Finds the repository's own files (README) and the shared contract beside the repository.</summary>
+/// <summary>Finds the repository's own files: README, the docs and the contract.</summary>
 public static class RepositoryFiles
 {
     public static string Root { get; } = FindRoot();
 
     public static string ReadReadme() => File.ReadAllText(Path.Combine(Root, "README.md"));
 
-    /// <summary>The contract, <c>../shared/gateway-interface.md</c>: CI clones the repository with <c>shared</c> beside it.</summary>
-    public static string ReadContract()
-    {
-        var path = Path.GetFullPath(Path.Combine(Root, "..", "shared", "gateway-interface.md"));
-        Assert.True(File.Exists(path), $"The contract is expected at {path}, beside the repository.");
-        return File.ReadAllText(path);
-    }
+    /// <summary>The contract the project implements, <c>docs/gateway-interface.md</c>.</summary>
+    public static string ReadContract() => ReadDoc("gateway-interface.md");
+
+    /// <summary>A page of <c>docs/</c>.</summary>
+    public static string ReadDoc(string name) => File.ReadAllText(Path.Combine(Root, "docs", name));
 
     /// <summary>The lines of the markdown section that starts with <paramref name="heading"/>, up to the next heading.</summary>
     public static string Section(string markdown, string heading)
