@@ -57,7 +57,7 @@ public partial class DocumentationTests
             },
         };
         listener.Start();
-        using var metrics = new GatewayBridge.Scheduling.GatewayMetrics(factory);
+        using var metrics = new GatewayBridge.GatewayMetrics(factory);
 
         Assert.Equal(documented.Order(), published.Select(i => $"{i.Name} {i.GetType().Name.Split('`')[0]} {i.Unit}").Order());
         Assert.All(published, i => Assert.False(string.IsNullOrWhiteSpace(i.Description), i.Name));

@@ -202,7 +202,7 @@ public class KestrelFunctionalTests
     }
 
     // A response cut by a failure: the connection closes, and no chunked terminator lets it pass for complete.
-    private static async Task<string> GetBrokenResponseAsync(TestApp host, string path)
+    private static async Task<string> GetBrokenResponseAsync(TestHost host, string path)
     {
         using var connection = host.Connect();
         await connection.SendAsync($"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -558,24 +558,5 @@ public class KestrelFunctionalTests
         var text = (await connection.ReadToCloseAsync()).Text;
 
         Assert.EndsWith("\r\n\r\n" + expected, text, StringComparison.Ordinal);
-    }
-
-    private sealed class RecordingBodyFeature(IHttpResponseBodyFeature inner, Action onSendFile) : IHttpResponseBodyFeature
-    {
-        public Stream Stream => inner.Stream;
-
-        public System.IO.Pipelines.PipeWriter Writer => inner.Writer;
-
-        public Task CompleteAsync() => inner.CompleteAsync();
-
-        public void DisableBuffering() => inner.DisableBuffering();
-
-        public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
-        {
-            onSendFile();
-            return inner.SendFileAsync(path, offset, count, cancellationToken);
-        }
-
-        public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace GatewayBridge.Scheduling;
+namespace GatewayBridge;
 
 /// <summary>
 /// The bridge's instruments, in the style of ASP.NET Core's own meters (visible with

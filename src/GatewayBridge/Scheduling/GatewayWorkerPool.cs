@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace GatewayBridge.Scheduling;
+namespace GatewayBridge;
 
 /// <summary>
 /// Decides where gateway app code runs. Legacy apps block (a database call, a file, a sleep); run inline on

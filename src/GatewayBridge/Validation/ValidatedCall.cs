@@ -1,4 +1,4 @@
-namespace GatewayBridge.Validation;
+namespace GatewayBridge;
 
 /// <summary>The app's side of one call: start_response, write, and the iterable it returns.</summary>
 internal sealed class ValidatedCall

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace GatewayBridge.Validation;
+namespace GatewayBridge;
 
 /// <summary>wsgi.errors as the app may use it: written and flushed, never closed by the app.</summary>
 internal sealed class ValidatedErrors(TextWriter inner) : TextWriter

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace GatewayBridge.Validation;
+namespace GatewayBridge;
 
 /// <summary>wsgi.input as the app may use it: read-only, forward-only, never closed by the app.</summary>
 internal sealed class ValidatedInput(Stream inner) : Stream

@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace GatewayBridge.Validation;
+namespace GatewayBridge;
 
 /// <summary>Checks a lazy body: chunks are byte arrays, start_response came first, nothing is read after close.</summary>
 internal sealed class ValidatedIterable(IEnumerable<byte[]> inner, ValidatedCall call) : IEnumerable<byte[]>, IDisposable

@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace GatewayBridge.Validation;
+namespace GatewayBridge;
 
 /// <summary>Checks a materialized body while keeping it a list, so the server still sends it with a Content-Length.</summary>
 internal sealed class ValidatedList(IList<byte[]> inner, ValidatedCall call) : IList<byte[]>, IDisposable

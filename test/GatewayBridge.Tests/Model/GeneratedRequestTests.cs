@@ -37,7 +37,7 @@ public sealed class GeneratedRequestTests : IAsyncLifetime
         from chunked in Gen.Bool
         select (method, path + query, headers, method is "GET" or "DELETE" ? "" : body, chunked);
 
-    private TestApp _host = null!;
+    private TestHost _host = null!;
     private int _answered;
 
     public async Task InitializeAsync()

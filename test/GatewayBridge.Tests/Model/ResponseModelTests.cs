@@ -53,8 +53,8 @@ public sealed class ResponseModelTests : IAsyncLifetime
     private readonly ConcurrentDictionary<string, ScriptedApp> _apps = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _handled = new();
     private readonly string _files = Directory.CreateTempSubdirectory("gatewaybridge-model-").FullName;
-    private TestApp _memory = null!;
-    private TestApp _kestrel = null!;
+    private TestHost _memory = null!;
+    private TestHost _kestrel = null!;
     private int _next;
 
     public async Task InitializeAsync()
@@ -212,7 +212,7 @@ public sealed class ResponseModelTests : IAsyncLifetime
             string.Join(" | ", headers.Where(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)).Select(h => h.Value));
     }
 
-    private async Task<TestApp> StartAsync(bool kestrel) => await TestApp.StartAsync(
+    private async Task<TestHost> StartAsync(bool kestrel) => await TestApp.StartAsync(
         web =>
         {
             web.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = _ => Task.CompletedTask });

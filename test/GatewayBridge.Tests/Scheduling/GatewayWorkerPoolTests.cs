@@ -37,7 +37,7 @@ public class GatewayWorkerPoolTests
         }
     }
 
-    private static Task<TestApp> StartAsync(GatedApp app, int queueLimit = 4) =>
+    private static Task<TestHost> StartAsync(GatedApp app, int queueLimit = 4) =>
         TestApp.StartAsync(app.Handle, kestrel: true, options: o =>
         {
             o.MaxInlineCalls = 0;
@@ -304,7 +304,7 @@ public class GatewayWorkerPoolTests
     }
 
     /// <summary>Occupies the one worker with /busy and the one queue place with /queued.</summary>
-    private static async Task<(Task<string> Busy, Task<string> Queued)> FillQueueAsync(TestApp host, GatedApp app, HostMeasurements meters)
+    private static async Task<(Task<string> Busy, Task<string> Queued)> FillQueueAsync(TestHost host, GatedApp app, HostMeasurements meters)
     {
         var busy = host.Client.GetStringAsync("/busy");
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using GatewayBridge.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GatewayBridge.Tests.Scheduling;

@@ -1,0 +1,136 @@
+using System.Net;
+using GatewayBridge.Python.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace GatewayBridge.Python.Tests;
+
+/// <summary>Python threads: calls overlap up to Threads, the GIL is free while threads wait, native endpoints never wait.</summary>
+public class PythonThreadTests
+{
+    private static Task<TestHost> StartAsync(int threads, int queueLimit = 256) =>
+        PythonTestHost.StartAsync(
+            app =>
+            {
+                app.MapGet("/native", () => "native");
+                app.UsePythonWsgiApp("wsgi_apps:router", o => o.QueueLimit = queueLimit);
+            },
+            kestrel: true,
+            python: o => o.Threads = threads);
+
+    private static void Release(string name) => PythonTestHost.RunPython($"import wsgi_apps; wsgi_apps._event('{name}').set()");
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.True(condition(), "The condition never held.");
+    }
+
+    [Fact]
+    public async Task AsManyCallsAsThreads_RunAtOnce()
+    {
+        // A barrier of four parties passes only if four calls run at the same time.
+        await using var host = await StartAsync(threads: 4);
+        var name = Guid.NewGuid().ToString("N");
+        var calls = Enumerable.Range(0, 4).Select(_ => host.Client.GetStringAsync($"/barrier?name={name}&parties=4")).ToList();
+
+        Assert.All(await Task.WhenAll(calls), body => Assert.Equal("200 OK", body));
+    }
+
+    [Fact]
+    public async Task NativeEndpoints_Answer_WhileEveryPythonThreadIsBlocked()
+    {
+        await using var host = await StartAsync(threads: 2);
+        using var measurements = new HostMeasurements(host.App.Services);
+        var name = Guid.NewGuid().ToString("N");
+        var blocked = Enumerable.Range(0, 2).Select(_ => host.Client.GetStringAsync($"/block?name={name}")).ToList();
+        await WaitForAsync(() => measurements.Sum("gatewaybridge.busy_workers") == 2);
+
+        Assert.Equal("native", await host.Client.GetStringAsync("/native"));
+
+        Release(name);
+        Assert.All(await Task.WhenAll(blocked), body => Assert.Equal("unblocked", body));
+    }
+
+    [Fact]
+    public async Task ThreadsTheAppStarted_KeepRunning_WhileTheWorkersWaitForWork()
+    {
+        // Idle workers release the GIL; a worker that kept it while waiting would stop the app's own thread.
+        await using var host = await StartAsync(threads: 2);
+        var name = Guid.NewGuid().ToString("N");
+        Assert.Equal("spawned", await host.Client.GetStringAsync($"/spawn_counter?name={name}"));
+
+        // Checked every half second, up to 10 s, so a slow machine has time; but seldom, because each check is a
+        // request that runs Python code, and that alone would give the app's thread a turn.
+        var count = 0;
+        for (var i = 0; i < 20 && count < 20; i++)
+        {
+            await Task.Delay(500);
+            count = int.Parse(await host.Client.GetStringAsync($"/close_count?name={name}"), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        Assert.True(count >= 20, $"The app's thread counted only {count} times in 10 s.");
+    }
+
+    [Fact]
+    public async Task APythonThread_KeepsItsThreadState_FromOneRequestToTheNext()
+    {
+        await using var host = await StartAsync(threads: 1);
+        var first = (await host.Client.GetStringAsync("/thread_state")).Split(':');
+        var second = (await host.Client.GetStringAsync("/thread_state")).Split(':');
+
+        Assert.Equal(first[0], second[0]);
+        Assert.Equal("1", first[1]);
+        Assert.Equal("2", second[1]);
+    }
+
+    [Fact]
+    public async Task AFullQueue_Answers503WithRetryAfter_BeforeTheBodyIsRead()
+    {
+        await using var host = await StartAsync(threads: 1, queueLimit: 1);
+        using var measurements = new HostMeasurements(host.App.Services);
+        var name = Guid.NewGuid().ToString("N");
+        var running = host.Client.GetStringAsync($"/block?name={name}");
+        await WaitForAsync(() => measurements.Sum("gatewaybridge.busy_workers") == 1);
+        var queued = host.Client.GetStringAsync($"/block?name={name}");
+        await WaitForAsync(() => measurements.Sum("gatewaybridge.queued_calls") == 1);
+
+        var rejected = await host.Client.PostAsync("/block", new StringContent("body"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, rejected.StatusCode);
+        Assert.Equal("1", rejected.Headers.GetValues("Retry-After").Single());
+        Release(name);
+        Assert.Equal("unblocked", await running);
+        Assert.Equal("unblocked", await queued);
+    }
+
+    [Fact]
+    public async Task AQueuedRequestWhoseClientLeft_NeverRuns()
+    {
+        await using var host = await StartAsync(threads: 1);
+        using var measurements = new HostMeasurements(host.App.Services);
+        var blocker = Guid.NewGuid().ToString("N");
+        var touched = Guid.NewGuid().ToString("N");
+        var running = host.Client.GetStringAsync($"/block?name={blocker}");
+        await WaitForAsync(() => measurements.Sum("gatewaybridge.busy_workers") == 1);
+
+        using (var leaving = new CancellationTokenSource())
+        {
+            var queued = host.Client.GetStringAsync($"/touch?name={touched}", leaving.Token);
+            await WaitForAsync(() => measurements.Sum("gatewaybridge.queued_calls") == 1);
+            await leaving.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
+        }
+
+        // The server, not just the client, must know the request is gone before its turn comes.
+        await WaitForAsync(() => host.Logs.Entries.Any(e => e.EventId.Name == "RequestAborted"));
+
+        Release(blocker);
+        await running;
+        Assert.Equal("0", await host.Client.GetStringAsync($"/close_count?name={touched}"));
+    }
+}
