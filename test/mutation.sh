@@ -16,7 +16,7 @@ import json, sys
 report = json.load(open(sys.argv[1]))
 # The request path: what every request runs through, from the middleware to the end of the response.
 request_path = ("GatewayMiddleware", "GatewayRequestHandler", "RequestAdmission", "GatewayAppInvoker", "ResponseBodyWriter",
-                "StartResponseState", "GatewayEnvironment", "EnvironTable", "EnvironRequest", "EnvironFormat", "EnvironHeaders",
+                "StartResponseState", "EnvironDictionary", "EnvironTable", "EnvironSource", "EnvironFormat", "EnvironHeaders",
                 "HeaderKeys", "ResponseRules", "GatewayWorkerPool", "GatewayEndpointRouteBuilderExtensions")
 def score(files):
     counts = {}

@@ -65,7 +65,7 @@ public class PerRequestBenchmarks
     public object BuildEnviron()
     {
         var context = NewContext();
-        var environ = new GatewayEnvironment(context, "", "/hello", Stream.Null);
+        var environ = new EnvironDictionary(context, "", "/hello", Stream.Null);
         _ = environ[Environ.PathInfo];
         return environ;
     }
@@ -84,7 +84,7 @@ public class PerRequestBenchmarks
     {
         var context = NewContext();
         var count = 0;
-        foreach (var _ in new GatewayEnvironment(context, "", "/hello", Stream.Null))
+        foreach (var _ in new EnvironDictionary(context, "", "/hello", Stream.Null))
         {
             count++;
         }

@@ -7,12 +7,12 @@ internal static class PythonHandlerFactory
 {
     public static GatewayRequestHandler Create(IServiceProvider services, string appSpec, Action<GatewayOptions> configure)
     {
-        var host = services.GetService<PythonWsgiHost>() ?? throw new InvalidOperationException(
+        var host = services.GetService<EmbeddedPythonHost>() ?? throw new InvalidOperationException(
             "Python WSGI apps need the embedded interpreter: call builder.Services.AddPythonWsgi() before mounting one.");
         var options = GatewayHandlerFactory.CreateOptions(configure);
 
         // The validator of a Python app is CPython's own wsgiref.validate.
         var app = host.LoadApp(appSpec, GatewayHandlerFactory.ShouldValidate(services, options));
-        return GatewayHandlerFactory.Create(services, options, (_, logger) => new PythonAppInvoker(app, host, options.QueueLimit, logger));
+        return GatewayHandlerFactory.Create(services, options, (_, logger) => new EmbeddedAppInvoker(app, host, options.QueueLimit, logger));
     }
 }

@@ -25,8 +25,8 @@ public static class PythonWsgiServiceCollectionExtensions
             services.Configure(configure);
         }
 
-        services.TryAddSingleton<PythonWsgiHost>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PythonWsgiHost>(static s => s.GetRequiredService<PythonWsgiHost>()));
+        services.TryAddSingleton<EmbeddedPythonHost>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, EmbeddedPythonHost>(static s => s.GetRequiredService<EmbeddedPythonHost>()));
         return services;
     }
 }

@@ -10,7 +10,7 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal static class PythonEnviron
 {
-    public static string Build(GatewayEnvironment environ)
+    public static string Build(EnvironDictionary environ)
     {
         var text = new StringBuilder(1024);
         var (scriptName, pathInfo) = Path(environ);
@@ -54,7 +54,7 @@ internal static class PythonEnviron
     /// SCRIPT_NAME and PATH_INFO as gunicorn gives them: PATH_INFO percent-decoded from the raw target to bytes,
     /// <c>%2F</c> and invalid UTF-8 included (ASP.NET keeps both encoded in <c>Request.Path</c>).
     /// </summary>
-    public static (string ScriptName, string PathInfo) Path(GatewayEnvironment environ)
+    public static (string ScriptName, string PathInfo) Path(EnvironDictionary environ)
     {
         var scriptName = (string)environ[Environ.ScriptName]!;
         var pathInfo = (string)environ[Environ.PathInfo]!;

@@ -23,7 +23,7 @@ internal sealed class GatewayAppInvoker : IGatewayAppInvoker
 
     public void Dispose() => _pool.Dispose();
 
-    public async Task InvokeAsync(GatewayEnvironment environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted)
+    public async Task InvokeAsync(EnvironDictionary environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted)
     {
         IEnumerable<byte[]>? result = null;
         try
@@ -52,13 +52,13 @@ internal sealed class GatewayAppInvoker : IGatewayAppInvoker
     // PEP 3333's close() is the iterable's Dispose, and its enumerator's when the server took one. Never allowed to
     // hide the response's own outcome. It is app code (a generator's finally block may block), so it is scheduled
     // like the rest, but it always runs.
-    private ValueTask CloseAsync(GatewayEnvironment environ, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
+    private ValueTask CloseAsync(EnvironDictionary environ, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
     {
         var disposable = ReferenceEquals(result, enumerator) ? null : result as IDisposable;
         return enumerator is null && disposable is null ? default : DisposeAsync(environ, enumerator, disposable);
     }
 
-    private async ValueTask DisposeAsync(GatewayEnvironment environ, IEnumerator<byte[]>? enumerator, IDisposable? disposable)
+    private async ValueTask DisposeAsync(EnvironDictionary environ, IEnumerator<byte[]>? enumerator, IDisposable? disposable)
     {
         try
         {

@@ -10,5 +10,5 @@ internal interface IGatewayAppInvoker : IDisposable
     bool HasRoom { get; }
 
     /// <summary>Runs the app for the request that <paramref name="environ"/> describes.</summary>
-    Task InvokeAsync(GatewayEnvironment environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted);
+    Task InvokeAsync(EnvironDictionary environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted);
 }

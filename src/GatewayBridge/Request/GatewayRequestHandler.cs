@@ -6,7 +6,7 @@ namespace GatewayBridge;
 
 /// <summary>
 /// Runs one request through the bridge, a stage at a time: admission and body buffering
-/// (<see cref="RequestAdmission"/>), the environ (<see cref="GatewayEnvironment"/>), the app and its response
+/// (<see cref="RequestAdmission"/>), the environ (<see cref="EnvironDictionary"/>), the app and its response
 /// (an <see cref="IGatewayAppInvoker"/> with a <see cref="ResponseBodyWriter"/>), and the end of the request.
 /// Shared by the middleware and the routed endpoint, and by every kind of app.
 /// </summary>
@@ -55,7 +55,7 @@ internal sealed class GatewayRequestHandler : IDisposable
         return RunAsync(context, NewEnvironment(context, scriptName, pathInfo, Stream.Null, aborted), aborted);
     }
 
-    private GatewayEnvironment NewEnvironment(HttpContext context, string scriptName, string pathInfo, Stream input, CancellationToken aborted) =>
+    private EnvironDictionary NewEnvironment(HttpContext context, string scriptName, string pathInfo, Stream input, CancellationToken aborted) =>
         new(context, scriptName, pathInfo, input, _options.AllowUnderscoreHeaders, _errorsFactory, aborted);
 
     private async Task BufferBodyThenRunAsync(HttpContext context, string scriptName, string pathInfo, CancellationToken aborted)
@@ -80,7 +80,7 @@ internal sealed class GatewayRequestHandler : IDisposable
         }
     }
 
-    private async Task RunAsync(HttpContext context, GatewayEnvironment environ, CancellationToken aborted)
+    private async Task RunAsync(HttpContext context, EnvironDictionary environ, CancellationToken aborted)
     {
         var state = new StartResponseState();
         var writer = new ResponseBodyWriter(context, state, _logger, aborted);

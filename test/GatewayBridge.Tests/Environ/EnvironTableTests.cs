@@ -8,7 +8,7 @@ namespace GatewayBridge.Tests;
 
 public class EnvironTableTests
 {
-    private static GatewayEnvironment Build(DefaultHttpContext context, bool allowUnderscores = false, string scriptName = "", string? pathInfo = null) =>
+    private static EnvironDictionary Build(DefaultHttpContext context, bool allowUnderscores = false, string scriptName = "", string? pathInfo = null) =>
         new(context, scriptName, pathInfo ?? context.Request.Path.Value ?? "", Stream.Null, allowUnderscores);
 
     private static DefaultHttpContext Context(Action<HttpRequest>? configure = null)
@@ -266,7 +266,7 @@ public class EnvironTableTests
     }
 
     // A request for which every key of the table is present.
-    private static GatewayEnvironment FullEnviron()
+    private static EnvironDictionary FullEnviron()
     {
         var context = Context(r =>
         {

@@ -7,7 +7,7 @@ namespace GatewayBridge;
 /// The request an environ reads its values from (see <see cref="EnvironTable"/>), valid until the request ends.
 /// The environ derives from it so that a request costs one object, not two.
 /// </summary>
-internal abstract class EnvironRequest
+internal abstract class EnvironSource
 {
     private readonly Func<TextWriter>? _errorsFactory;
     private IHttpRequestFeature? _request;
@@ -15,7 +15,7 @@ internal abstract class EnvironRequest
     private IHttpConnectionFeature? _connection;
     private bool _connectionRead;
 
-    protected EnvironRequest(
+    protected EnvironSource(
         HttpContext context, string scriptName, string pathInfo, Stream input, bool allowUnderscoreHeaders,
         Func<TextWriter>? errorsFactory, CancellationToken requestAborted)
     {

@@ -5,9 +5,9 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace GatewayBridge.Tests;
 
-public class GatewayEnvironmentTests
+public class EnvironDictionaryTests
 {
-    private static GatewayEnvironment Sample()
+    private static EnvironDictionary Sample()
     {
         var context = new DefaultHttpContext();
         context.Request.Method = "POST";
@@ -19,7 +19,7 @@ public class GatewayEnvironmentTests
         context.Request.Headers["Accept"] = "*/*";
         context.Request.Headers["X-A"] = "a";
         context.Connection.RemoteIpAddress = IPAddress.Loopback;
-        return new GatewayEnvironment(context, "", "/p", Stream.Null);
+        return new EnvironDictionary(context, "", "/p", Stream.Null);
     }
 
     [Fact]
@@ -205,7 +205,7 @@ public class GatewayEnvironmentTests
     {
         // Once sealed, nothing is read from the context, which may already serve another request or be torn down.
         var context = new DefaultHttpContext();
-        var environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+        var environ = new EnvironDictionary(context, "", "/p", Stream.Null);
         environ.Seal();
         context.Uninitialize();
 
@@ -219,9 +219,9 @@ public class GatewayEnvironmentTests
     {
         // A thread that kept the environ races the end of the request: the seal lands in the middle of the read.
         var context = new DefaultHttpContext();
-        GatewayEnvironment? environ = null;
+        EnvironDictionary? environ = null;
         context.Features.Set<IHttpConnectionFeature>(new SealingConnection(() => environ!.Seal()));
-        environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+        environ = new EnvironDictionary(context, "", "/p", Stream.Null);
 
         Assert.Throws<ObjectDisposedException>(() => environ[Environ.RemoteAddr]);
     }
@@ -230,9 +230,9 @@ public class GatewayEnvironmentTests
     public void ARequestThatEnds_WhileTheHeadersAreBeingCopied_NeverGivesThem()
     {
         var context = new DefaultHttpContext();
-        GatewayEnvironment? environ = null;
+        EnvironDictionary? environ = null;
         context.Features.Set<IHttpRequestFeature>(new SealingRequest(context.Features.Get<IHttpRequestFeature>()!, () => environ!.Seal()));
-        environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+        environ = new EnvironDictionary(context, "", "/p", Stream.Null);
 
         Assert.Throws<ObjectDisposedException>(() => environ["HTTP_X_A"]);
     }
@@ -358,7 +358,7 @@ public class GatewayEnvironmentTests
     public void NothingIsReadFromTheRequest_UntilAsked()
     {
         var context = new DefaultHttpContext();
-        var environ = new GatewayEnvironment(context, "", "/p", Stream.Null);
+        var environ = new EnvironDictionary(context, "", "/p", Stream.Null);
         context.Request.Method = "PATCH";
         context.Request.Headers["X-Later"] = "1";
 
@@ -372,7 +372,7 @@ public class GatewayEnvironmentTests
         // The server resets its own token and reuses it for the next request on the connection; the environ's is one
         // the bridge owns, so a kept token can never signal another request's abort.
         using var server = new CancellationTokenSource();
-        var environ = new GatewayEnvironment(new DefaultHttpContext(), "", "/p", Stream.Null, requestAborted: server.Token);
+        var environ = new EnvironDictionary(new DefaultHttpContext(), "", "/p", Stream.Null, requestAborted: server.Token);
         var kept = (CancellationToken)environ[Environ.RequestAborted]!;
         Assert.False(kept.IsCancellationRequested);
 
@@ -387,7 +387,7 @@ public class GatewayEnvironmentTests
     public void TheRequestAbortedToken_FollowsTheServersWhileTheRequestRuns()
     {
         using var server = new CancellationTokenSource();
-        var environ = new GatewayEnvironment(new DefaultHttpContext(), "", "/p", Stream.Null, requestAborted: server.Token);
+        var environ = new EnvironDictionary(new DefaultHttpContext(), "", "/p", Stream.Null, requestAborted: server.Token);
         var token = (CancellationToken)environ[Environ.RequestAborted]!;
 
         server.Cancel();

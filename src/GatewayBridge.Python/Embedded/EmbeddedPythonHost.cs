@@ -11,7 +11,7 @@ namespace GatewayBridge.Python;
 /// threads. The interpreter starts when the first app is loaded (so a bad app spec fails where it is mounted); the
 /// threads start with the host and stop after its server has finished the requests in flight.
 /// </summary>
-internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
+internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
 {
     private readonly PythonWsgiOptions _options;
     private readonly string _contentRoot;
@@ -20,28 +20,28 @@ internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
     private readonly GatewayMetrics _metrics;
     private readonly Lock _lock = new();
     private PythonInterpreter? _python;
-    private PythonWorkerThreads? _threads;
+    private PythonThreads? _threads;
     private bool _stopped;
 
-    public PythonWsgiHost(IOptions<PythonWsgiOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory? meterFactory = null)
+    public EmbeddedPythonHost(IOptions<PythonWsgiOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory? meterFactory = null)
     {
         _options = options.Value;
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.Threads, 1, "PythonWsgiOptions.Threads");
         _contentRoot = environment.ContentRootPath;
         _loggers = loggers;
-        _logger = loggers.CreateLogger<PythonWsgiHost>();
+        _logger = loggers.CreateLogger<EmbeddedPythonHost>();
         _metrics = new GatewayMetrics(meterFactory);
     }
 
     /// <summary>The host's Python threads, started on first use.</summary>
-    public PythonWorkerThreads Threads
+    public PythonThreads Threads
     {
         get
         {
             lock (_lock)
             {
                 ObjectDisposedException.ThrowIf(_stopped, this);
-                return _threads ??= new PythonWorkerThreads(Interpreter(), _options.Threads, _metrics, _loggers, _logger);
+                return _threads ??= new PythonThreads(Interpreter(), _options.Threads, _metrics, _loggers, _logger);
             }
         }
     }
@@ -110,7 +110,7 @@ internal sealed class PythonWsgiHost : IHostedLifecycleService, IDisposable
 
     private void Stop(TimeSpan grace, CancellationToken cancellationToken)
     {
-        PythonWorkerThreads? threads;
+        PythonThreads? threads;
         lock (_lock)
         {
             if (_stopped)

@@ -12,7 +12,7 @@ namespace GatewayBridge.Python;
 /// releases it whenever it waits, so threads the app started keep running.
 /// </summary>
 [SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A thread stuck in native code may still wait on the queue after the host stops; the queue is left to the collector.")]
-internal sealed class PythonWorkerThreads
+internal sealed class PythonThreads
 {
     private readonly PythonInterpreter _python;
     private readonly GatewayMetrics _metrics;
@@ -24,7 +24,7 @@ internal sealed class PythonWorkerThreads
     private readonly bool[] _busy;
     private int _queued;
 
-    public PythonWorkerThreads(PythonInterpreter python, int threads, GatewayMetrics metrics, ILoggerFactory loggers, ILogger logger)
+    public PythonThreads(PythonInterpreter python, int threads, GatewayMetrics metrics, ILoggerFactory loggers, ILogger logger)
     {
         _python = python;
         _metrics = metrics;

@@ -14,7 +14,7 @@ namespace GatewayBridge;
 /// because the server has recycled what it would be read from. Like <see cref="Dictionary{TKey, TValue}"/> it is
 /// not safe to use from several threads at once.
 /// </remarks>
-internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, object?>
+internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, object?>
 {
     // A slot holds null until its key is read, Absent once read and missing (or removed), StoredNull for an app's null.
     private static readonly object Absent = new();
@@ -27,7 +27,7 @@ internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, o
     private int _version;
     private volatile bool _sealed;
 
-    public GatewayEnvironment(
+    public EnvironDictionary(
         HttpContext context, string scriptName, string pathInfo, Stream input, bool allowUnderscoreHeaders = false,
         Func<TextWriter>? errorsFactory = null, CancellationToken requestAborted = default)
         : base(context, scriptName, pathInfo, input, allowUnderscoreHeaders, errorsFactory, requestAborted)
@@ -308,7 +308,7 @@ internal sealed class GatewayEnvironment : EnvironRequest, IDictionary<string, o
     }
 
     private static ObjectDisposedException Sealed(string key) => new(
-        nameof(GatewayEnvironment),
+        nameof(EnvironDictionary),
         $"The environ's request has ended, so '{key}' can no longer be read from it: an environ is valid until the response's close(). Read the values you need while the request runs, or copy them.");
 
     private int IndexOfHeader(string key)

@@ -7,15 +7,15 @@ namespace GatewayBridge.Python;
 /// Runs a Python WSGI app for the bridge: the request (environ and body) goes to one of the host's Python threads,
 /// and the steps of the response come back to be sent through the same writer .NET apps use.
 /// </summary>
-internal sealed class PythonAppInvoker : IGatewayAppInvoker
+internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
 {
     private readonly PyObject _app;
-    private readonly PythonWsgiHost _host;
+    private readonly EmbeddedPythonHost _host;
     private readonly int _queueLimit;
     private readonly ILogger _logger;
-    private PythonWorkerThreads? _threads;
+    private PythonThreads? _threads;
 
-    public PythonAppInvoker(PyObject app, PythonWsgiHost host, int queueLimit, ILogger logger)
+    public EmbeddedAppInvoker(PyObject app, EmbeddedPythonHost host, int queueLimit, ILogger logger)
     {
         _app = app;
         _host = host;
@@ -24,7 +24,7 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
     }
 
     // The host starts its threads with itself (or with the first request, in a host that runs no hosted services).
-    private PythonWorkerThreads Threads => _threads ??= _host.Threads;
+    private PythonThreads Threads => _threads ??= _host.Threads;
 
     public bool HasRoom => Threads.QueueLength < _queueLimit;
 
@@ -33,7 +33,7 @@ internal sealed class PythonAppInvoker : IGatewayAppInvoker
     {
     }
 
-    public async Task InvokeAsync(GatewayEnvironment environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted)
+    public async Task InvokeAsync(EnvironDictionary environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted)
     {
         var path = environ.Context.Request.Path.Value ?? "";
 
