@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GatewayBridge.Benchmarks;
 
@@ -74,8 +75,8 @@ public class PerRequestBenchmarks
     public object StartResponse()
     {
         var context = NewContext();
-        var state = new StartResponseState();
-        state.StartResponse("200 OK", HelloHeaders);
+        var response = new GatewayResponse(context, NullLogger.Instance, default);
+        response.StartResponse("200 OK", HelloHeaders);
         return context;
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Python.Runtime;
 
@@ -26,16 +27,16 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
     // The host starts its threads with itself (or with the first request, in a host that runs no hosted services).
     private PythonThreads Threads => _threads ??= _host.Threads;
 
-    public bool HasRoom => Threads.QueueLength < _queueLimit;
+    public bool HasRoom => Threads.HasRoomWithin(_queueLimit);
 
     // The app object and the threads belong to the host, which outlives the handler.
     public void Dispose()
     {
     }
 
-    public async Task InvokeAsync(EnvironDictionary environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted)
+    public async Task InvokeAsync(EnvironDictionary environ, GatewayResponse response, CancellationToken aborted)
     {
-        var path = environ.Context.Request.Path.Value ?? "";
+        var path = environ.Context.Request.Path;
 
         // :: Step 1: Hand the request to a Python thread (the environ as native strings, the body as bytes or a file)
         var body = PythonRequestBody.From(environ.Input);
@@ -59,7 +60,7 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
                 {
                     try
                     {
-                        if (await SendAsync(part, state, writer, path))
+                        if (await SendAsync(part, response, path))
                         {
                             return;
                         }
@@ -83,21 +84,21 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
 
     // A file whose name still names it goes out through Kestrel's send-file path (and whatever middleware does with
     // it); one without a usable name (a temporary file, a deleted one) is copied from the shim's duplicate descriptor.
-    private static async Task SendFileAsync(PythonFile file, ResponseBodyWriter writer)
+    private static async Task SendFileAsync(PythonFile file, GatewayResponse response)
     {
         if (file.Path is { } path)
         {
-            await writer.SendFileAsync(path, file.Offset, file.Count);
+            await response.SendFileAsync(path, file.Offset, file.Count);
             return;
         }
 
         await using var stream = new FileStream(file.Descriptor, FileAccess.Read, bufferSize: 0);
         stream.Position = file.Offset;
-        await writer.SendStreamAsync(stream, 64 * 1024);
+        await response.SendStreamAsync(stream, 64 * 1024);
     }
 
     // True when the response is complete.
-    private async ValueTask<bool> SendAsync(PythonResponsePart part, StartResponseState state, ResponseBodyWriter writer, string path)
+    private async ValueTask<bool> SendAsync(PythonResponsePart part, GatewayResponse response, PathString path)
     {
         if (part.CloseFailure is { } closeFailure)
         {
@@ -119,25 +120,25 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
                 headers[i] = (fields[1 + (2 * i)], fields[2 + (2 * i)]);
             }
 
-            state.Start(fields[0], headers);
+            response.Start(fields[0], headers);
         }
 
         switch (part.Kind)
         {
             case PythonStepKind.Chunk:
-                await writer.WriteChunkAsync(part.Data);
+                await response.WriteChunkAsync(part.Data);
                 return false;
             case PythonStepKind.Whole:
-                await writer.WriteWholeBodyAsync(part.Data);
+                await response.WriteWholeBodyAsync(part.Data);
                 break;
             case PythonStepKind.File:
-                await SendFileAsync(part.File!, writer);
+                await SendFileAsync(part.File!, response);
                 break;
             case PythonStepKind.Error:
                 throw part.Error!;
         }
 
-        await writer.CompleteAsync();
+        await response.CompleteAsync();
         return true;
     }
 }

@@ -41,7 +41,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
             lock (_lock)
             {
                 ObjectDisposedException.ThrowIf(_stopped, this);
-                return _threads ??= new PythonThreads(Interpreter(), _options.Threads, _metrics, _loggers, _logger);
+                return _threads ??= new PythonThreads(Interpreter(), _options.Threads, new QueueAccounting(int.MaxValue, _metrics), _loggers, _logger);
             }
         }
     }

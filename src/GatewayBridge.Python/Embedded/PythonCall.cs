@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Python.Runtime;
@@ -26,10 +26,10 @@ internal sealed class PythonCall
     private readonly PythonRequestBody _body;
     private readonly CancellationToken _aborted;
     private readonly ILogger _logger;
-    private readonly string _path;
+    private readonly PathString _path;
     private volatile bool _stopped;
 
-    public PythonCall(PyObject app, string environ, PythonRequestBody body, ILogger logger, string path, CancellationToken aborted)
+    public PythonCall(PyObject app, string environ, PythonRequestBody body, ILogger logger, PathString path, CancellationToken aborted)
     {
         _app = app;
         _environ = environ;
@@ -38,8 +38,6 @@ internal sealed class PythonCall
         _logger = logger;
         _path = path;
     }
-
-    public long Enqueued { get; } = Stopwatch.GetTimestamp();
 
     /// <summary>Names the call to Python, so that a write() kept from another request cannot write into this one.</summary>
     public long Id { get; } = Interlocked.Increment(ref s_lastId);

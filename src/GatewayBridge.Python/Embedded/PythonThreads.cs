@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
@@ -15,19 +14,17 @@ namespace GatewayBridge.Python;
 internal sealed class PythonThreads
 {
     private readonly PythonInterpreter _python;
-    private readonly GatewayMetrics _metrics;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
-    private readonly BlockingCollection<PythonCall> _queue = new(new ConcurrentQueue<PythonCall>());
+    private readonly WorkQueue<PythonCall> _queue;
     private readonly Thread[] _threads;
     private readonly ulong[] _pythonIds;
     private readonly bool[] _busy;
-    private int _queued;
 
-    public PythonThreads(PythonInterpreter python, int threads, GatewayMetrics metrics, ILoggerFactory loggers, ILogger logger)
+    public PythonThreads(PythonInterpreter python, int threads, QueueAccounting accounting, ILoggerFactory loggers, ILogger logger)
     {
         _python = python;
-        _metrics = metrics;
+        _queue = new WorkQueue<PythonCall>(accounting);
         _loggers = loggers;
         _logger = logger;
         _threads = new Thread[threads];
@@ -41,22 +38,14 @@ internal sealed class PythonThreads
         }
     }
 
-    /// <summary>Calls waiting for a thread.</summary>
-    public int QueueLength => Volatile.Read(ref _queued);
+    /// <summary>Whether a new request of an app whose <c>QueueLimit</c> is <paramref name="limit"/> may be admitted: the host's apps share the threads.</summary>
+    public bool HasRoomWithin(int limit) => _queue.Accounting.HasRoomWithin(limit);
 
     /// <summary>Queues a call; throws once the host is stopping.</summary>
     public void Enqueue(PythonCall call)
     {
-        Interlocked.Increment(ref _queued);
-        _metrics.QueuedCalls.Add(1);
-        try
+        if (!_queue.TryAdd(call))
         {
-            _queue.Add(call);
-        }
-        catch (InvalidOperationException)
-        {
-            Interlocked.Decrement(ref _queued);
-            _metrics.QueuedCalls.Add(-1);
             throw new InvalidOperationException("The host is stopping; its Python threads take no more requests.");
         }
     }
@@ -120,15 +109,14 @@ internal sealed class PythonThreads
     private void Work(int index)
     {
         PythonHostSink.EnterWorker(_loggers);
+        var accounting = _queue.Accounting;
+        accounting.WorkerStarted();
         using (Py.GIL())
         {
             _pythonIds[index] = PythonEngine.GetPythonThreadID();
             while (Take(out var call))
             {
-                Interlocked.Decrement(ref _queued);
-                _metrics.QueuedCalls.Add(-1);
-                _metrics.QueueDuration.Record(Stopwatch.GetElapsedTime(call.Enqueued).TotalSeconds);
-                _metrics.BusyWorkers.Add(1);
+                accounting.BusyStarted();
                 Volatile.Write(ref _busy[index], true);
                 try
                 {
@@ -143,17 +131,19 @@ internal sealed class PythonThreads
                 finally
                 {
                     Volatile.Write(ref _busy[index], false);
-                    _metrics.BusyWorkers.Add(-1);
+                    accounting.BusyEnded();
                 }
             }
         }
+
+        accounting.WorkerStopped();
     }
 
     // The GIL stays with a thread that finds work waiting (no hand-over between threads that both have work) and is
     // released only while the thread waits for more.
     private bool Take(out PythonCall call)
     {
-        if (_queue.TryTake(out call!))
+        if (_queue.TryTake(out call))
         {
             return true;
         }
@@ -161,7 +151,7 @@ internal sealed class PythonThreads
         var state = PythonEngine.BeginAllowThreads();
         try
         {
-            return _queue.TryTake(out call!, Timeout.Infinite);
+            return _queue.TryTake(out call, Timeout.Infinite);
         }
         finally
         {

@@ -58,60 +58,8 @@ internal static class PythonEnviron
     {
         var scriptName = (string)environ[Environ.ScriptName]!;
         var pathInfo = (string)environ[Environ.PathInfo]!;
-        var rawPath = RawPath((string)environ[Environ.RequestUri]!);
-
-        // Kestrel removes dot segments from Path; the raw target still has them, so it no longer lines up.
-        if (!HasDotSegment(rawPath))
-        {
-            // '/' never comes out of ASP.NET's decoding (an encoded slash stays "%2F"), so PATH_INFO is the raw path's
-            // tail with as many slashes as PATH_INFO has.
-            var slashes = pathInfo.Count(c => c == '/');
-            var cut = rawPath.Length;
-            for (var i = 0; i < slashes && cut > 0; i++)
-            {
-                cut = rawPath.LastIndexOf('/', cut - 1);
-            }
-
-            if (cut >= 0 && (slashes > 0 || pathInfo.Length == 0))
-            {
-                return (Native(scriptName), Unquote(rawPath.AsSpan(cut)));
-            }
-        }
-
-        return (Native(scriptName), Native(pathInfo).Replace("%2F", "/", StringComparison.OrdinalIgnoreCase));
-    }
-
-    // The path part of a request target: origin form ("/a?q"), or absolute form ("http://host/a?q").
-    private static string RawPath(string target)
-    {
-        var end = target.AsSpan().IndexOfAny('?', '#');
-        var path = end < 0 ? target : target[..end];
-        var scheme = path.IndexOf("://", StringComparison.Ordinal);
-        if (scheme >= 0)
-        {
-            var slash = path.IndexOf('/', scheme + 3);
-            path = slash < 0 ? "/" : path[slash..];
-        }
-
-        return path;
-    }
-
-    private static bool HasDotSegment(string rawPath)
-    {
-        if (!rawPath.Contains('.', StringComparison.Ordinal) && !rawPath.Contains("%2e", StringComparison.OrdinalIgnoreCase))
-        {
-            return false;
-        }
-
-        foreach (var segment in rawPath.Split('/'))
-        {
-            if (Unquote(segment) is "." or "..")
-            {
-                return true;
-            }
-        }
-
-        return false;
+        var raw = RequestPath.RawPathInfo(pathInfo, (string)environ[Environ.RequestUri]!);
+        return (Native(scriptName), raw is null ? Native(pathInfo).Replace("%2F", "/", StringComparison.OrdinalIgnoreCase) : Unquote(raw));
     }
 
     /// <summary>urllib's <c>unquote_to_bytes</c>, then latin-1: each <c>%XX</c> becomes the char XX; a malformed escape stays.</summary>

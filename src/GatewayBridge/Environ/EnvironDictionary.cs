@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 
 namespace GatewayBridge;
@@ -20,7 +21,7 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
     private static readonly object Absent = new();
     private static readonly object StoredNull = new();
 
-    private readonly object?[] _slots = new object?[EnvironTable.Keys.Length];
+    private Slots _slots;
     private KeyValuePair<string, object?>[]? _headers;
     private int _headerCount;
     private Dictionary<string, object?>? _extra;
@@ -39,7 +40,7 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
         get
         {
             var count = HeaderCount + (_extra?.Count ?? 0);
-            for (var slot = 0; slot < _slots.Length; slot++)
+            for (var slot = 0; slot < EnvironTable.Count; slot++)
             {
                 if (!ReferenceEquals(Slot(slot), Absent))
                 {
@@ -158,7 +159,7 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
 
     public void Clear()
     {
-        Array.Fill(_slots, Absent);
+        ((Span<object?>)_slots).Fill(Absent);
         _headers = [];
         _headerCount = 0;
         _extra?.Clear();
@@ -190,7 +191,7 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
     {
         var version = _version;
-        for (var slot = 0; slot < _slots.Length; slot++)
+        for (var slot = 0; slot < EnvironTable.Count; slot++)
         {
             var value = Slot(slot);
             if (!ReferenceEquals(value, Absent))
@@ -328,5 +329,12 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
         }
 
         return -1;
+    }
+
+    // The slots live inside the environ: one allocation per request, not two.
+    [InlineArray(EnvironTable.Count)]
+    private struct Slots
+    {
+        private object? _first;
     }
 }

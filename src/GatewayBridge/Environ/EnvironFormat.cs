@@ -22,26 +22,6 @@ internal static class EnvironFormat
         return fragment < 0 ? query[1..] : query[1..fragment];
     }
 
-    // Kestrel passes a '#fragment' through into Path when the target has no query; the fragment is the client's own
-    // business (RFC 9110 section 4.2.4), so it is cut from PATH_INFO, comparing decoded forms since Path is decoded.
-    public static string WithoutFragment(string pathInfo, string? rawTarget)
-    {
-        var fragment = rawTarget is null ? -1 : rawTarget.IndexOf('#', StringComparison.Ordinal);
-        if (fragment < 0)
-        {
-            return pathInfo;
-        }
-
-        var query = rawTarget!.IndexOf('?', StringComparison.Ordinal);
-        if (query >= 0 && query < fragment)
-        {
-            return pathInfo;
-        }
-
-        var decoded = PathString.FromUriComponent("/" + rawTarget[fragment..]).Value![1..];
-        return pathInfo.EndsWith(decoded, StringComparison.Ordinal) ? pathInfo[..^decoded.Length] : pathInfo;
-    }
-
     /// <summary>The target as the client sent it; the in-memory TestServer has none, so the encoded form is rebuilt.</summary>
     public static string RequestUri(string? rawTarget, HttpRequest request) =>
         string.IsNullOrEmpty(rawTarget)

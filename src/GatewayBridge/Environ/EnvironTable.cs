@@ -16,13 +16,16 @@ internal static class EnvironTable
     private static readonly object False = false;
     private static readonly object Version = (1, 0);
 
+    /// <summary>How many keys <see cref="Keys"/> has: the size of every environ's slots.</summary>
+    public const int Count = 25;
+
     /// <summary>The keys in the order an enumeration of the environ yields them (the contract's order).</summary>
     /// <remarks>A reader returns <see langword="null"/> for a key the request does not have.</remarks>
     public static readonly EnvironKey[] Keys =
     [
         new(Environ.RequestMethod, static r => r.Request.Method),
         new(Environ.ScriptName, static r => r.ScriptName),
-        new(Environ.PathInfo, static r => EnvironFormat.WithoutFragment(r.PathInfo, r.Request.RawTarget)),
+        new(Environ.PathInfo, static r => RequestPath.WithoutFragment(r.PathInfo, r.Request.RawTarget)),
         new(Environ.QueryString, static r => EnvironFormat.QueryWithoutMark(r.Request.QueryString)),
         new(Environ.ContentType, static r => HeaderOrNull(r.Request.Headers.ContentType)),
         new(Environ.ContentLength, static r => HeaderOrNull(r.Request.Headers[HeaderNames.ContentLength])),
@@ -48,8 +51,10 @@ internal static class EnvironTable
     ];
 
     /// <summary>The position of each key in <see cref="Keys"/>.</summary>
+    /// <remarks>Built with a check that <see cref="Count"/> is the number of keys, so that a key added without it fails at once.</remarks>
     public static readonly FrozenDictionary<string, int> Index =
-        Keys.Select((key, i) => KeyValuePair.Create(key.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
+        (Keys.Length == Count ? Keys : throw new InvalidOperationException($"EnvironTable.Count is {Count}, and the table has {Keys.Length} keys."))
+            .Select((key, i) => KeyValuePair.Create(key.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
 
     // A header sent with an empty value is present ("") and one not sent is absent (null).
     private static string? HeaderOrNull(StringValues values) => values.Count == 0 ? null : values.ToString();

@@ -56,29 +56,8 @@ public static class GatewayEndpointRouteBuilderExtensions
         var pattern = RoutePatternFactory.Parse($"{prefix.TrimEnd('/')}/{{**{PathInfoParameter}}}");
         return endpoints.Map(pattern, context =>
         {
-            var (scriptName, pathInfo) = SplitPath(context.Request.Path.Value ?? "", context.GetRouteValue(PathInfoParameter) as string);
-            return handler.HandleAsync(context, context.Request.PathBase.Value + scriptName, pathInfo);
+            var (scriptName, pathInfo) = RequestPath.AtMount(context.Request, context.GetRouteValue(PathInfoParameter) as string);
+            return handler.HandleAsync(context, scriptName, pathInfo);
         });
-    }
-
-    /// <summary>
-    /// Splits the request path at the mount point, keeping the request's own spelling of the prefix (routing
-    /// matches it case-insensitively).
-    /// </summary>
-    internal static (string ScriptName, string PathInfo) SplitPath(string path, string? rest)
-    {
-        if (string.IsNullOrEmpty(rest))
-        {
-            return path.EndsWith('/') ? (path[..^1], "/") : (path, "");
-        }
-
-        // The catch-all value is the tail of the path after the mount point and its '/'.
-        var split = path.Length - rest.Length - 1;
-        if (split >= 0 && path[split] == '/' && path.AsSpan(split + 1).SequenceEqual(rest))
-        {
-            return (path[..split], path[split..]);
-        }
-
-        return (path, "");
     }
 }

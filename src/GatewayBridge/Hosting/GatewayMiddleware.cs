@@ -25,13 +25,7 @@ internal sealed class GatewayMiddleware
             return _next(context);
         }
 
-        var request = context.Request;
-        var scriptName = request.PathBase.Value ?? "";
-        if (scriptName.EndsWith('/'))
-        {
-            scriptName = scriptName.TrimEnd('/');
-        }
-
-        return _handler.HandleAsync(context, scriptName, request.Path.Value ?? "");
+        var (scriptName, pathInfo) = RequestPath.AtPathBase(context.Request);
+        return _handler.HandleAsync(context, scriptName, pathInfo);
     }
 }

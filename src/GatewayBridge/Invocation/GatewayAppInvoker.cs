@@ -3,8 +3,9 @@ using Microsoft.Extensions.Logging;
 namespace GatewayBridge;
 
 /// <summary>
-/// Runs a .NET <see cref="GatewayApp"/>: the call, each step of its iterable and its disposal are app code, which may
-/// block, so each runs where the worker pool decides (inline, or on a worker thread).
+/// Runs a .NET <see cref="GatewayApp"/>: calls it, enumerates its body into the response, and disposes what it
+/// returned. The call, each step of the iterable and the disposal are app code, which may block, so each runs where
+/// the worker pool decides (inline, or on a worker thread).
 /// </summary>
 internal sealed class GatewayAppInvoker : IGatewayAppInvoker
 {
@@ -23,42 +24,99 @@ internal sealed class GatewayAppInvoker : IGatewayAppInvoker
 
     public void Dispose() => _pool.Dispose();
 
-    public async Task InvokeAsync(EnvironDictionary environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted)
+    public async Task InvokeAsync(EnvironDictionary environ, GatewayResponse response, CancellationToken aborted)
     {
         IEnumerable<byte[]>? result = null;
+        IEnumerator<byte[]>? enumerator = null;
         try
         {
             // :: Step 1: Call the app
             result = await _pool.InvokeAsync(
-                static call => call.App(call.Environ, call.State.StartResponse), (App: _app, Environ: environ, State: state), aborted)
+                static call => call.App(call.Environ, call.Response.StartResponse), (App: _app, Environ: environ, Response: response), aborted)
                 ?? throw new InvalidOperationException("The gateway app returned null instead of an iterable; return [] for an empty body.");
 
-            // :: Step 2: Send the body (a list, a file or an iterator: the writer tells them apart)
-            await writer.WriteAsync(result, _pool);
+            // :: Step 2: Send the body: a list at once, a file by send-file, an iterator a chunk at a time
+            if (result is IList<byte[]> list)
+            {
+                await response.WriteListAsync(list);
+            }
+            else
+            {
+                if (response.HasDueOutput)
+                {
+                    // Bytes written before returning a lazy body go out before the app is asked for more.
+                    await response.FlushDueOutputAsync();
+                }
+
+                if (result is FileWrapper file)
+                {
+                    await SendFileAsync(file, response);
+                }
+                else
+                {
+                    enumerator = result.GetEnumerator();
+                    await PumpAsync(enumerator, response, aborted);
+                }
+            }
+
+            await response.CompleteAsync();
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !aborted.IsCancellationRequested)
         {
             // What the app wrote before failing was due: it goes out, and the handler then breaks the response.
-            await writer.SendDueOutputAsync();
+            await response.SendDueOutputAsync();
             throw;
         }
         finally
         {
             // :: Step 3: close(), exactly once, whatever happened above
-            await CloseAsync(environ, writer.Enumerator, result);
+            if (enumerator is not null || result is IDisposable)
+            {
+                await CloseAsync(environ, enumerator, ReferenceEquals(result, enumerator) ? null : result as IDisposable);
+            }
         }
+    }
+
+    // Each chunk is flushed before the app is asked for the next: PEP 3333 wants it on its way to the client first.
+    private async Task PumpAsync(IEnumerator<byte[]> enumerator, GatewayResponse response, CancellationToken aborted)
+    {
+        while (!response.IsAborted)
+        {
+            var more = await _pool.InvokeAsync(static e => e.MoveNext(), enumerator, aborted);
+            if (response.HasDueOutput)
+            {
+                await response.FlushDueOutputAsync();
+            }
+
+            if (!more)
+            {
+                return;
+            }
+
+            var chunk = enumerator.Current ?? throw GatewayResponse.NullChunk();
+            if (chunk.Length > 0)
+            {
+                await response.WriteChunkAsync(chunk);
+            }
+        }
+    }
+
+    // A file still named by its path goes out through Kestrel's send-file path; any other stream is copied.
+    private static Task SendFileAsync(FileWrapper wrapper, GatewayResponse response)
+    {
+        var stream = wrapper.Stream;
+        if (stream is FileStream file && stream.CanSeek && File.Exists(file.Name))
+        {
+            return response.SendFileAsync(file.Name, file.Position, Math.Max(0, file.Length - file.Position));
+        }
+
+        return response.SendStreamAsync(stream, wrapper.BlockSize);
     }
 
     // PEP 3333's close() is the iterable's Dispose, and its enumerator's when the server took one. Never allowed to
     // hide the response's own outcome. It is app code (a generator's finally block may block), so it is scheduled
     // like the rest, but it always runs.
-    private ValueTask CloseAsync(EnvironDictionary environ, IEnumerator<byte[]>? enumerator, IEnumerable<byte[]>? result)
-    {
-        var disposable = ReferenceEquals(result, enumerator) ? null : result as IDisposable;
-        return enumerator is null && disposable is null ? default : DisposeAsync(environ, enumerator, disposable);
-    }
-
-    private async ValueTask DisposeAsync(EnvironDictionary environ, IEnumerator<byte[]>? enumerator, IDisposable? disposable)
+    private async ValueTask CloseAsync(EnvironDictionary environ, IEnumerator<byte[]>? enumerator, IDisposable? disposable)
     {
         try
         {
@@ -66,11 +124,11 @@ internal sealed class GatewayAppInvoker : IGatewayAppInvoker
         }
         catch (Exception ex)
         {
-            _logger.GatewayAppCloseFailed(environ.Context.Request.Path.Value ?? "", ex);
+            _logger.GatewayAppCloseFailed(environ.Context.Request.Path, ex);
         }
     }
 
-    private static bool Dispose(IEnumerator<byte[]>? enumerator, IDisposable? disposable)
+    private static ValueTuple Dispose(IEnumerator<byte[]>? enumerator, IDisposable? disposable)
     {
         try
         {
@@ -81,6 +139,6 @@ internal sealed class GatewayAppInvoker : IGatewayAppInvoker
             disposable?.Dispose();
         }
 
-        return true;
+        return default;
     }
 }

@@ -1,8 +1,9 @@
 namespace GatewayBridge;
 
 /// <summary>
-/// The stage that differs between kinds of app (a .NET delegate, a Python callable): calls the app for one request,
-/// sends its response through the writer, and closes what the app returned exactly once, on every path.
+/// The stage that differs between kinds of app (a .NET delegate, a Python callable in this process or in a worker
+/// process): calls the app for one request, hands what it produces to the <see cref="GatewayResponse"/>, and closes
+/// what the app returned exactly once, on every path.
 /// </summary>
 internal interface IGatewayAppInvoker : IDisposable
 {
@@ -10,5 +11,5 @@ internal interface IGatewayAppInvoker : IDisposable
     bool HasRoom { get; }
 
     /// <summary>Runs the app for the request that <paramref name="environ"/> describes.</summary>
-    Task InvokeAsync(EnvironDictionary environ, StartResponseState state, ResponseBodyWriter writer, CancellationToken aborted);
+    Task InvokeAsync(EnvironDictionary environ, GatewayResponse response, CancellationToken aborted);
 }

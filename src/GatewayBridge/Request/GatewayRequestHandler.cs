@@ -7,7 +7,7 @@ namespace GatewayBridge;
 /// <summary>
 /// Runs one request through the bridge, a stage at a time: admission and body buffering
 /// (<see cref="RequestAdmission"/>), the environ (<see cref="EnvironDictionary"/>), the app and its response
-/// (an <see cref="IGatewayAppInvoker"/> with a <see cref="ResponseBodyWriter"/>), and the end of the request.
+/// (an <see cref="IGatewayAppInvoker"/> and its <see cref="GatewayResponse"/>), and the end of the request.
 /// Shared by the middleware and the routed endpoint, and by every kind of app.
 /// </summary>
 internal sealed class GatewayRequestHandler : IDisposable
@@ -82,12 +82,11 @@ internal sealed class GatewayRequestHandler : IDisposable
 
     private async Task RunAsync(HttpContext context, EnvironDictionary environ, CancellationToken aborted)
     {
-        var state = new StartResponseState();
-        var writer = new ResponseBodyWriter(context, state, _logger, aborted);
+        var response = new GatewayResponse(context, _logger, aborted);
         try
         {
             // :: Step 3: Call the app, send its response, close what it returned
-            await _invoker.InvokeAsync(environ, state, writer, aborted);
+            await _invoker.InvokeAsync(environ, response, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -97,7 +96,7 @@ internal sealed class GatewayRequestHandler : IDisposable
         {
             // Rethrown on purpose: before the response starts, ASP.NET's exception handling makes the 500; after,
             // Kestrel ends the response without a clean terminator so the client sees it broken.
-            _logger.GatewayAppFailed(context.Request.Method, context.Request.Path.Value ?? "", ex);
+            _logger.GatewayAppFailed(context.Request.Method, context.Request.Path, ex);
             throw;
         }
         finally
@@ -107,7 +106,7 @@ internal sealed class GatewayRequestHandler : IDisposable
             environ.ErrorsWriter?.Flush();
             if (_options.ReportBytesSent && context.Features.Feature<ResponseBytesFeature>() is { } bytes)
             {
-                bytes.BytesSent = writer.BytesWritten;
+                bytes.BytesSent = response.BytesWritten;
             }
         }
 
@@ -122,7 +121,7 @@ internal sealed class GatewayRequestHandler : IDisposable
     // its 504; after, the connection is aborted so the cut body cannot pass for a complete one.
     private void EndAborted(HttpContext context)
     {
-        var path = context.Request.Path.Value ?? "";
+        var path = context.Request.Path;
         var timeout = context.Features.Feature<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken ?? CancellationToken.None;
         if (!timeout.IsCancellationRequested)
         {

@@ -36,7 +36,7 @@ internal sealed class RequestAdmission
         }
 
         _metrics.RejectedRequests.Add(1);
-        _logger.QueueFull(context.Request.Path.Value ?? "", _options.QueueLimit);
+        _logger.QueueFull(context.Request.Path, _options.QueueLimit);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = "1";
         return false;
@@ -97,7 +97,7 @@ internal sealed class RequestAdmission
 
     private void RejectTooLarge(HttpContext context)
     {
-        _logger.RequestBodyTooLarge(context.Request.Path.Value ?? "", _options.BufferBodyLimit.GetValueOrDefault());
+        _logger.RequestBodyTooLarge(context.Request.Path, _options.BufferBodyLimit.GetValueOrDefault());
         context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
     }
 }

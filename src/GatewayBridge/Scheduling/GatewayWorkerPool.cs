@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-
 namespace GatewayBridge;
 
 /// <summary>
@@ -13,12 +10,9 @@ internal sealed class GatewayWorkerPool : IDisposable
 {
     private readonly int _maxInline;
     private readonly int _maxWorkers;
-    private readonly int _queueLimit;
-    private readonly GatewayMetrics _metrics;
-    private readonly BlockingCollection<WorkItem> _queue = new(new ConcurrentQueue<WorkItem>());
+    private readonly WorkQueue<WorkItem> _queue;
     private readonly CancellationTokenSource _stopping = new();
     private int _inline;
-    private int _queued;
     private int _workers;
     private int _idle;
 
@@ -26,15 +20,14 @@ internal sealed class GatewayWorkerPool : IDisposable
     {
         _maxInline = maxInline;
         _maxWorkers = maxWorkers;
-        _queueLimit = queueLimit;
-        _metrics = metrics;
+        _queue = new WorkQueue<WorkItem>(new QueueAccounting(queueLimit, metrics));
     }
 
     /// <summary>Workers waiting for a call; tests wait on it to know a worker is free again.</summary>
     public int IdleWorkers => Volatile.Read(ref _idle);
 
     /// <summary>Whether a new request may be admitted: the queue has room (checked before its body is read).</summary>
-    public bool HasRoom => Volatile.Read(ref _queued) < _queueLimit;
+    public bool HasRoom => _queue.Accounting.HasRoom;
 
     /// <summary>
     /// Runs app code: inline on the calling thread when a slot is free (a fast app never leaves the request's
@@ -60,9 +53,12 @@ internal sealed class GatewayWorkerPool : IDisposable
     private Task<TResult> RunOnWorkerAsync<TState, TResult>(Func<TState, TResult> work, TState state, CancellationToken cancellationToken)
     {
         var item = new WorkItem<TState, TResult>(work, state, cancellationToken);
-        Interlocked.Increment(ref _queued);
-        _metrics.QueuedCalls.Add(1);
-        _queue.Add(item, CancellationToken.None);
+        if (!_queue.TryAdd(item))
+        {
+            // Queued after the workers stopped, the call would wait forever.
+            throw new InvalidOperationException("The gateway app's worker threads stopped with the host; no more calls run.");
+        }
+
         if (Volatile.Read(ref _idle) == 0)
         {
             TryAddWorker();
@@ -91,13 +87,10 @@ internal sealed class GatewayWorkerPool : IDisposable
     public void Dispose()
     {
         _stopping.Cancel();
-        _queue.CompleteAdding();
 
         // No worker takes a call after the stop: the callers of those still queued learn it now, not never.
-        while (_queue.TryTake(out var item))
+        foreach (var item in _queue.Cancel())
         {
-            Interlocked.Decrement(ref _queued);
-            _metrics.QueuedCalls.Add(-1);
             item.Cancel();
         }
     }
@@ -121,16 +114,20 @@ internal sealed class GatewayWorkerPool : IDisposable
 
     private void WorkLoop()
     {
-        _metrics.Workers.Add(1);
+        var accounting = _queue.Accounting;
+        accounting.WorkerStarted();
         try
         {
             while (true)
             {
                 Interlocked.Increment(ref _idle);
-                WorkItem item;
+                WorkItem? item;
                 try
                 {
-                    item = _queue.Take(_stopping.Token);
+                    if (!_queue.TryTake(out item, Timeout.Infinite, _stopping.Token))
+                    {
+                        return;
+                    }
                 }
                 finally
                 {
@@ -145,36 +142,25 @@ internal sealed class GatewayWorkerPool : IDisposable
                     TryAddWorker();
                 }
 
-                Interlocked.Decrement(ref _queued);
-                _metrics.QueuedCalls.Add(-1);
-                _metrics.QueueDuration.Record(Stopwatch.GetElapsedTime(item.Enqueued).TotalSeconds);
-                _metrics.BusyWorkers.Add(1);
+                accounting.BusyStarted();
                 try
                 {
                     item.Execute();
                 }
                 finally
                 {
-                    _metrics.BusyWorkers.Add(-1);
+                    accounting.BusyEnded();
                 }
             }
         }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (InvalidOperationException) when (_queue.IsAddingCompleted)
-        {
-        }
         finally
         {
-            _metrics.Workers.Add(-1);
+            accounting.WorkerStopped();
         }
     }
 
     private abstract class WorkItem
     {
-        public long Enqueued { get; } = Stopwatch.GetTimestamp();
-
         public abstract void Execute();
 
         public abstract void Cancel();

@@ -77,6 +77,25 @@ public class PythonThreadTests
     }
 
     [Fact]
+    public async Task PythonThreads_CountAsTheHostsWorkers_FromStartToStop()
+    {
+        HostMeasurements? measurements = null;
+        await using var host = await PythonTestHost.StartAsync(
+            app =>
+            {
+                // Listening before the host starts, which is when its threads start.
+                measurements = new HostMeasurements(app.Services);
+                app.UsePythonWsgiApp("wsgi_apps:router");
+            },
+            python: o => o.Threads = 3);
+        using var _ = measurements;
+
+        await WaitForAsync(() => measurements!.Sum("gatewaybridge.workers") == 3);
+        await host.App.StopAsync();
+        Assert.Equal(0, measurements!.Sum("gatewaybridge.workers"));
+    }
+
+    [Fact]
     public async Task APythonThread_KeepsItsThreadState_FromOneRequestToTheNext()
     {
         await using var host = await StartAsync(threads: 1);

@@ -19,7 +19,7 @@ public class EnvironFormatTests
     [InlineData("/a #f x", "/a%20#f%20x", "/a ")]       // compared decoded, as Path is
     public void WithoutFragment_CutsOnlyTheClientsFragment(string pathInfo, string? rawTarget, string expected)
     {
-        Assert.Equal(expected, EnvironFormat.WithoutFragment(pathInfo, rawTarget));
+        Assert.Equal(expected, RequestPath.WithoutFragment(pathInfo, rawTarget));
     }
 
     [Fact]

@@ -132,7 +132,7 @@ public class GatewayEndpointRouteBuilderExtensionsTests
     [Fact]
     public void SplitPath_FallsBackToTheWholePathWhenTheValueIsNotItsTail()
     {
-        Assert.Equal(("/a/b", ""), GatewayEndpointRouteBuilderExtensions.SplitPath("/a/b", "zz"));
+        Assert.Equal(("/a/b", ""), RequestPath.SplitAtMount("/a/b", "zz"));
     }
 
     [Fact]

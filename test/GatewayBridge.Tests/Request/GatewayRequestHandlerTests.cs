@@ -113,7 +113,7 @@ public class GatewayRequestHandlerTests
     [InlineData("/Legacy/x", "y", "/Legacy/x", "")]     // a route value that is not the path's tail
     public void SplitPath_CutsAtTheMountPoint_OnlyWhereTheRouteValueIsThePathsTail(string path, string? rest, string scriptName, string pathInfo)
     {
-        Assert.Equal((scriptName, pathInfo), GatewayEndpointRouteBuilderExtensions.SplitPath(path, rest));
+        Assert.Equal((scriptName, pathInfo), RequestPath.SplitAtMount(path, rest));
     }
 
     private static DefaultHttpContext Request()

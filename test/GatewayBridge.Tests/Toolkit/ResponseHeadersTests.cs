@@ -1,3 +1,4 @@
+using GatewayBridge.Tests.Infrastructure;
 namespace GatewayBridge.Tests;
 
 /// <summary>The behaviours test_wsgiref checks for wsgiref.headers.Headers.</summary>
@@ -150,7 +151,7 @@ public class ResponseHeadersTests
     [Fact]
     public void WorksAsTheHeadersArgumentOfStartResponse()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         var h = new ResponseHeaders();
         h["Content-Type"] = "text/plain";
         h.AddHeader("Content-Disposition", "inline", ("filename", "a.txt"));

@@ -358,7 +358,7 @@ public class GatewayValidatorTests
     {
         var environ = new Dictionary<string, object?>();
         GatewayUtil.SetupTestingDefaults(environ);
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         var original = new TimeoutException("original");
 
         var app = GatewayValidator.Wrap((e, s) =>

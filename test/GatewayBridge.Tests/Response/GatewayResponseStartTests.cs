@@ -1,11 +1,12 @@
+using GatewayBridge.Tests.Infrastructure;
 namespace GatewayBridge.Tests;
 
-public class StartResponseStateTests
+public class GatewayResponseStartTests
 {
     [Fact]
     public void Start_RecordsStatusAndHeaders_WithoutSendingThem()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         state.StartResponse("201 Created", [("Location", "/x")]);
 
         Assert.True(state.Called);
@@ -18,7 +19,7 @@ public class StartResponseStateTests
     [Fact]
     public void SecondCall_WithoutExcInfo_Throws()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         state.StartResponse("200 OK", []);
         var error = Assert.Throws<InvalidOperationException>(() => state.StartResponse("500 Oops", []));
         Assert.Contains("excInfo", error.Message, StringComparison.Ordinal);
@@ -28,7 +29,7 @@ public class StartResponseStateTests
     [Fact]
     public void SecondCall_WithExcInfo_BeforeHeadersSent_ReplacesThem()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         state.StartResponse("200 OK", [("X-First", "1")]);
         state.StartResponse("500 Internal Server Error", [("X-Second", "2")], new InvalidOperationException("boom"));
 
@@ -39,7 +40,7 @@ public class StartResponseStateTests
     [Fact]
     public void CallWithExcInfo_AfterHeadersSent_RethrowsTheSameException()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         state.StartResponse("200 OK", []);
         state.MarkHeadersSent();
         var original = Throw();
@@ -66,14 +67,14 @@ public class StartResponseStateTests
     [Fact]
     public void Write_BeforeStart_Throws_AndBodyBeforeStartIsRefused()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         Assert.Throws<InvalidOperationException>(state.MarkHeadersSent);
     }
 
     [Fact]
     public void NullArguments_AreRefused_NamingThem_AndLeaveTheStateUntouched()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         Assert.Equal("status", Assert.Throws<ArgumentNullException>(() => state.StartResponse(null!, [])).ParamName);
         Assert.Equal("headers", Assert.Throws<ArgumentNullException>(() => state.StartResponse("200 OK", null!)).ParamName);
         Assert.False(state.Called);
@@ -84,9 +85,10 @@ public class StartResponseStateTests
     }
 
     [Fact]
-    public void Write_MarksHeadersSent_AndCopiesTheBytes()
+    public async Task Write_MarksHeadersSent_AndCopiesTheBytes()
     {
-        var state = new StartResponseState();
+        var body = new MemoryStream();
+        var state = Responses.Detached(body);
         var write = state.StartResponse("200 OK", []);
         var data = new byte[] { 1, 2, 3 };
 
@@ -94,23 +96,30 @@ public class StartResponseStateTests
         data[0] = 9;
 
         Assert.True(state.HeadersSent);
-        Assert.Equal(new byte[] { 1, 2, 3 }, state.PendingWrites.ToArray());
+        Assert.True(state.HasDueOutput);
         Assert.Throws<InvalidOperationException>(() => state.StartResponse("200 OK", []));
+        await state.FlushDueOutputAsync();
+        Assert.Equal(new byte[] { 1, 2, 3 }, body.ToArray());
+        Assert.False(state.HasDueOutput);
     }
 
     [Fact]
-    public void EmptyWrite_StillMarksHeadersSent()
+    public async Task EmptyWrite_StillMarksHeadersSent_AndMakesThemDue()
     {
-        var state = new StartResponseState();
+        var body = new MemoryStream();
+        var state = Responses.Detached(body);
         state.StartResponse("200 OK", [])([]);
         Assert.True(state.HeadersSent);
-        Assert.True(state.PendingWrites.IsEmpty);
+        Assert.True(state.HasDueOutput);
+        await state.FlushDueOutputAsync();
+        Assert.Empty(body.ToArray());
+        Assert.False(state.HasDueOutput);
     }
 
     [Fact]
     public void HeadersList_ChangedAfterTheCall_DoesNotChangeTheResponse()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         var headers = new List<(string, string)> { ("X-A", "1") };
         state.StartResponse("200 OK", headers);
         headers.Add(("Connection", "close"));
@@ -121,7 +130,7 @@ public class StartResponseStateTests
     [Fact]
     public void InvalidCall_LeavesTheStateUncalled()
     {
-        var state = new StartResponseState();
+        var state = Responses.Detached();
         Assert.Throws<ArgumentException>(() => state.StartResponse("200 OK", [("Transfer-Encoding", "chunked")]));
         Assert.False(state.Called);
     }
