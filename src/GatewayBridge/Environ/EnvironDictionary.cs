@@ -86,7 +86,6 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
 
     public bool TryGetValue(string key, [MaybeNullWhen(false)] out object? value)
     {
-        ArgumentNullException.ThrowIfNull(key);
         if (EnvironTable.Index.TryGetValue(key, out var slot))
         {
             var stored = Slot(slot);
@@ -125,7 +124,6 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
 
     public bool Remove(string key)
     {
-        ArgumentNullException.ThrowIfNull(key);
         if (EnvironTable.Index.TryGetValue(key, out var slot))
         {
             if (ReferenceEquals(Slot(slot), Absent))
@@ -239,7 +237,6 @@ internal sealed class EnvironDictionary : EnvironSource, IDictionary<string, obj
 
     private void SetValue(string key, object? value)
     {
-        ArgumentNullException.ThrowIfNull(key);
         if (EnvironTable.Index.TryGetValue(key, out var slot))
         {
             _slots[slot] = value ?? StoredNull;

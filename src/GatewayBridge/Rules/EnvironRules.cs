@@ -51,8 +51,9 @@ internal static class EnvironRules
         var method = (string)environ[Environ.RequestMethod]!;
         Rules.Check(method.Length > 0 && method.All(c => char.IsAsciiLetterUpper(c) || c == '-' || c == '_'), RuleIds.EnvironRequestMethod, $"REQUEST_METHOD '{method}' is not an HTTP method.");
 
-        var scriptName = environ.TryGetValue(Environ.ScriptName, out var sn) ? (string?)sn ?? "" : "";
-        var pathInfo = environ.TryGetValue(Environ.PathInfo, out var pi) ? (string?)pi ?? "" : "";
+        // Both are strings here: environ.cgi-string above refused anything else.
+        var scriptName = environ.TryGetValue(Environ.ScriptName, out var sn) ? (string)sn! : "";
+        var pathInfo = environ.TryGetValue(Environ.PathInfo, out var pi) ? (string)pi! : "";
         Rules.Check(scriptName.Length == 0 || scriptName[0] == '/', RuleIds.EnvironScriptName, $"SCRIPT_NAME '{scriptName}' must be empty or start with '/'.");
         Rules.Check(!scriptName.EndsWith('/'), RuleIds.EnvironScriptName, $"SCRIPT_NAME '{scriptName}' must not end with '/'; at the root it is '' and PATH_INFO is '/'.");
         Rules.Check(pathInfo.Length == 0 || pathInfo[0] == '/', RuleIds.EnvironPathInfo, $"PATH_INFO '{pathInfo}' must be empty or start with '/'.");

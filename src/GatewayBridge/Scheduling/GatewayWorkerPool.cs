@@ -11,7 +11,6 @@ internal sealed class GatewayWorkerPool : IDisposable
     private readonly int _maxInline;
     private readonly int _maxWorkers;
     private readonly WorkQueue<WorkItem> _queue;
-    private readonly CancellationTokenSource _stopping = new();
     private int _inline;
     private int _workers;
     private int _idle;
@@ -86,8 +85,6 @@ internal sealed class GatewayWorkerPool : IDisposable
 
     public void Dispose()
     {
-        _stopping.Cancel();
-
         // No worker takes a call after the stop: the callers of those still queued learn it now, not never.
         foreach (var item in _queue.Cancel())
         {
@@ -124,7 +121,7 @@ internal sealed class GatewayWorkerPool : IDisposable
                 WorkItem? item;
                 try
                 {
-                    if (!_queue.TryTake(out item, Timeout.Infinite, _stopping.Token))
+                    if (!_queue.TryTake(out item, Timeout.Infinite))
                     {
                         return;
                     }

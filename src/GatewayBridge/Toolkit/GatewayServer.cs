@@ -54,7 +54,7 @@ public sealed class GatewayServer : IAsyncDisposable, IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
 
         var address = ResolveHost(host);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel(k => k.Listen(address, port));
         var web = builder.Build();
@@ -107,7 +107,7 @@ public sealed class GatewayServer : IAsyncDisposable, IDisposable
 
     private static IPAddress ResolveHost(string host)
     {
-        if (host.Length == 0 || host is "0.0.0.0" or "*")
+        if (host.Length == 0 || host is "*")
         {
             return IPAddress.Any;
         }

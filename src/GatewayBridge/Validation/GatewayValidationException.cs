@@ -37,5 +37,5 @@ public sealed class GatewayValidationException : Exception
     }
 
     /// <summary>The identifier of the broken rule, such as <c>status.format</c>; the README lists them all.</summary>
-    public string Rule { get; } = "unspecified";
+    public string Rule { get; }
 }
