@@ -2,6 +2,9 @@
 
 State the tests read back (close() counts, events) lives in module globals, keyed by a name the test
 chooses, so tests that run in parallel in one interpreter do not see each other's counts.
+
+One module of more than 400 lines on purpose: every test names its app as wsgi_apps:name, and the apps share
+the state helpers below.
 """
 import hashlib
 import io
