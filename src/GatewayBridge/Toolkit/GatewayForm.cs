@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
@@ -13,8 +14,9 @@ public static class GatewayForm
     private const string UrlEncoded = "application/x-www-form-urlencoded";
 
     /// <summary>
-    /// The query parameters of the request: repeated keys keep every value in order, <c>%XX</c> and <c>+</c> are
-    /// decoded, and keys are case-sensitive. Lenient, as <c>parse_qs</c> is: malformed escapes stay as they are.
+    /// The query parameters of the request, as <c>urllib.parse.parse_qs(qs, keep_blank_values=True)</c> gives them:
+    /// repeated keys keep every value in order, <c>%XX</c> and <c>+</c> are decoded (UTF-8, U+FFFD for bytes that are
+    /// not), keys are case-sensitive, and malformed escapes stay as they are.
     /// </summary>
     /// <param name="environ">The request's environ.</param>
     /// <returns>Each key with its values; <c>form["name"][0]</c> is the first.</returns>
@@ -23,11 +25,20 @@ public static class GatewayForm
         ArgumentNullException.ThrowIfNull(environ);
         var query = environ.TryGetValue(Environ.QueryString, out var value) ? value as string : null;
 
-        // QueryHelpers.ParseQuery would fold keys that differ in case ("a" and "A"), which Python apps never saw.
+        // parse_qsl's own splitting: QueryHelpers would fold keys that differ in case ("a" and "A") and drop a leading
+        // '?', which Python apps never saw.
         var fields = new Fields();
-        foreach (var pair in new QueryStringEnumerable(query))
+        var text = (query ?? "").AsSpan();
+        foreach (var range in text.Split('&'))
         {
-            fields.Add(pair.DecodeName().ToString(), pair.DecodeValue().ToString());
+            var field = text[range];
+            if (field.IsEmpty)
+            {
+                continue;
+            }
+
+            var equals = field.IndexOf('=');
+            fields.Add(Unquote(equals < 0 ? field : field[..equals]), equals < 0 ? "" : Unquote(field[(equals + 1)..]));
         }
 
         return fields.Values;
@@ -106,6 +117,67 @@ public static class GatewayForm
         public void Add(string key, string value) =>
             Values[key] = Values.TryGetValue(key, out var existing) ? StringValues.Concat(existing, value) : value;
     }
+
+    /// <summary>
+    /// urllib's <c>unquote_plus</c> with UTF-8 and <c>errors='replace'</c>, as <c>parse_qsl</c> decodes: '+' is a space,
+    /// each run of ASCII is percent-decoded to bytes and those bytes to UTF-8 (U+FFFD for what is not UTF-8),
+    /// malformed escapes stay as written, and other characters are kept. ASP.NET's decoder leaves escapes that are not
+    /// UTF-8 encoded instead, so a query an app built itself could read differently from what its Python original saw.
+    /// </summary>
+    internal static string Unquote(ReadOnlySpan<char> text)
+    {
+        if (!text.ContainsAny('%', '+'))
+        {
+            return text.ToString();
+        }
+
+        var result = new StringBuilder(text.Length);
+        var bytes = new List<byte>();
+        foreach (var c in text)
+        {
+            if (!char.IsAscii(c))
+            {
+                Flush();
+                result.Append(c);
+            }
+            else
+            {
+                bytes.Add(c == '+' ? (byte)' ' : (byte)c);
+            }
+        }
+
+        Flush();
+        return result.ToString();
+
+        void Flush()
+        {
+            if (bytes.Count == 0)
+            {
+                return;
+            }
+
+            var run = CollectionsMarshal.AsSpan(bytes);
+            var decoded = new byte[run.Length];
+            var length = 0;
+            for (var i = 0; i < run.Length; i++)
+            {
+                if (run[i] == '%' && i + 2 < run.Length && char.IsAsciiHexDigit((char)run[i + 1]) && char.IsAsciiHexDigit((char)run[i + 2]))
+                {
+                    decoded[length++] = (byte)((HexValue(run[i + 1]) << 4) | HexValue(run[i + 2]));
+                    i += 2;
+                }
+                else
+                {
+                    decoded[length++] = run[i];
+                }
+            }
+
+            result.Append(Encoding.UTF8.GetString(decoded, 0, length));
+            bytes.Clear();
+        }
+    }
+
+    private static int HexValue(byte digit) => char.IsAsciiDigit((char)digit) ? digit - '0' : (digit | 0x20) - 'a' + 10;
 
     private static int FindMalformedEscape(ReadOnlySpan<byte> bytes)
     {

@@ -121,13 +121,17 @@ public class CPythonDifferentialTests
     [Fact]
     public async Task ParseQuery_AgreesWithParseQsl()
     {
-        string[] pieces = ["a", "b", "=", "&", "+", "x", "%41", "%20", "%C3%A9", "%2B", "%26", "%3D", "caf", "é", " ", "&&", "=="];
+        // Any printable character, not only what a server produces (a query string an app builds itself, a test's
+        // environ), mixed with pieces that make valid, invalid and non-UTF-8 escapes likely.
+        string[] pieces = ["a", "=", "&", "+", "%41", "%20", "%C3%A9", "%2B", "%26", "%3D", "%FF", "%C3", "%zz", "%4", "%", "&&", "=="];
+        var printable = Enumerable.Range(0x20, 0x7F - 0x20).Select(c => ((char)c).ToString())
+            .Concat(["é", "ß", "\u00a0", "中", "😀", "\u2028"]).ToArray();
         var random = new Random(CPythonReference.Seed + 2);
         var requests = new List<JsonObject>();
         var ours = new List<JsonNode?>();
         for (var i = 0; i < Cases; i++)
         {
-            var query = string.Concat(Enumerable.Range(0, random.Next(0, 10)).Select(_ => Pick(random, pieces)));
+            var query = string.Concat(Enumerable.Range(0, random.Next(0, 16)).Select(_ => Pick(random, random.Next(2) == 0 ? pieces : printable)));
             requests.Add(new JsonObject { ["op"] = "parse_qs", ["query"] = query });
             var parsed = GatewayForm.ParseQuery(new Dictionary<string, object?> { [GatewayBridge.Environ.QueryString] = query });
             ours.Add(new JsonObject(parsed.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)new JsonArray(p.Value.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray())))));

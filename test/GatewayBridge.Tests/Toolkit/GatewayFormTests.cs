@@ -21,6 +21,9 @@ public class GatewayFormTests
     [InlineData("q=a%2Bb+c", "q", new[] { "a+b c" })]
     [InlineData("empty=&x=1", "empty", new[] { "" })]
     [InlineData("bad=%zz", "bad", new[] { "%zz" })]
+    [InlineData("?a=1", "?a", new[] { "1" })]                       // a '?' is part of the first key, as parse_qsl reads it
+    [InlineData("x=%FF%C3&x=%E2%82", "x", new[] { "\uFFFD\uFFFD", "\uFFFD" })]   // bytes that are not UTF-8: U+FFFD per maximal subpart
+    [InlineData("k=caf%C3%A9+é%A9", "k", new[] { "café é\uFFFD" })]    // a literal non-ASCII character splits the runs decoded as UTF-8
     public void ParseQuery_DecodesAndKeepsRepeatedKeys(string query, string key, string[] values)
     {
         var environ = new Dictionary<string, object?> { [Environ.QueryString] = query };
