@@ -5,22 +5,22 @@ using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Python.Tests;
 
-/// <summary>README's Python sections say what the code and the tests do.</summary>
+/// <summary>docs/python.md says what the code and the tests do.</summary>
 public partial class DocumentationTests
 {
     [Fact]
-    public void EveryDeliberateDifferenceFromGunicorn_IsInReadme()
+    public void EveryDeliberateDifferenceFromGunicorn_IsInThePythonPage()
     {
-        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "### What a Python app sees");
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "## What a Python app sees");
         var rows = section.Split('\n').Where(l => l.StartsWith("| `", StringComparison.Ordinal)).Select(l => l.Split('|')[1]).ToList();
 
         Assert.All(GunicornDifferentialTests.Differences.Keys, key => Assert.Contains(rows, row => row.Contains($"`{key}`", StringComparison.Ordinal)));
     }
 
     [Fact]
-    public void ReadmePythonEvents_HaveTheCodesIdsAndLevels()
+    public void PythonEvents_InThePythonPage_HaveTheCodesIdsAndLevels()
     {
-        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "### Python logging events");
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "## Python logging events");
         var documented = Event().Matches(section).Select(m => (m.Groups[1].Value, int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
         var events = typeof(PythonWsgiLoggingExtensions).GetMethods(BindingFlags.Public | BindingFlags.Static)
             .Select(m => (m.Name, m.GetCustomAttribute<LoggerMessageAttribute>()?.EventId ?? -1))
@@ -29,6 +29,19 @@ public partial class DocumentationTests
 
         Assert.Equal(events.OrderBy(e => e.Item2), documented.OrderBy(e => e.Item2));
     }
+
+    [Fact]
+    public void PythonWsgiOptions_InThePythonPage_AreExactlyItsPublicProperties()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "| `PythonWsgiOptions` |");
+        var documented = section.Split('\n').Skip(1).Select(l => Row().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Order();
+        var properties = typeof(PythonWsgiOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Order();
+
+        Assert.Equal(properties, documented);
+    }
+
+    [GeneratedRegex(@"^\| `([A-Za-z]+)` \|")]
+    private static partial Regex Row();
 
     [GeneratedRegex(@"`([A-Za-z]+)` \((\d+),")]
     private static partial Regex Event();

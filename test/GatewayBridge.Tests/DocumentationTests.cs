@@ -6,13 +6,13 @@ using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Tests;
 
-/// <summary>README's lists of rules and log events say what the code does.</summary>
+/// <summary>README and docs/ say what the code does: their lists of rules, events, instruments and options, and their links.</summary>
 public partial class DocumentationTests
 {
     [Fact]
-    public void ReadmeValidatorRules_AreExactlyTheRuleIds()
+    public void ValidatorRules_InTheToolkitPage_AreExactlyTheRuleIds()
     {
-        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "### Validator rules");
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("toolkit.md"), "## Validator rules");
         var documented = RuleInBackticks().Matches(section).Select(m => m.Groups[1].Value).ToHashSet();
         var ids = typeof(RuleIds).GetFields(BindingFlags.Public | BindingFlags.Static)
             .Where(f => f.IsLiteral)
@@ -23,9 +23,9 @@ public partial class DocumentationTests
     }
 
     [Fact]
-    public void ReadmeLogEvents_HaveTheCodesIdsAndLevels()
+    public void LogEvents_InTheBehaviourPage_HaveTheCodesIdsAndLevels()
     {
-        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "## Logging");
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("behaviour.md"), "## Logging");
         var documented = EventInTable().Matches(section)
             .Select(m => (Name: m.Groups[1].Value, Id: int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), Level: m.Groups[3].Value))
             .ToList();
@@ -39,9 +39,9 @@ public partial class DocumentationTests
     }
 
     [Fact]
-    public void ReadmeMetrics_AreExactlyTheInstruments()
+    public void Metrics_InTheBehaviourPage_AreExactlyTheInstruments()
     {
-        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "## Blocking apps, slow clients, big bodies");
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("behaviour.md"), "## Metrics");
         var documented = MetricInTable().Matches(section).Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value} {m.Groups[3].Value}").ToList();
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
@@ -73,6 +73,69 @@ public partial class DocumentationTests
 
         Assert.Contains(testCommand, ci);
     }
+
+    [Fact]
+    public void GatewayOptions_InTheBehaviourPage_AreExactlyItsPublicProperties()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("behaviour.md"), "## Options");
+        Assert.Equal(PublicProperties(typeof(GatewayOptions)), FirstColumn(section));
+    }
+
+    [Fact]
+    public void Readme_LinksEveryDocsPage()
+    {
+        var readme = RepositoryFiles.ReadReadme();
+        var pages = Directory.GetFiles(Path.Combine(RepositoryFiles.Root, "docs"), "*.md").Select(Path.GetFileName).Order();
+
+        Assert.All(pages, page => Assert.Contains($"](docs/{page})", readme, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EveryRelativeLink_InReadmeAndDocs_LeadsToAFileThatExists()
+    {
+        var root = RepositoryFiles.Root;
+        var files = new[] { "README.md", "CHANGELOG.md", Path.Combine("examples", "README.md") }
+            .Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Select(f => Path.GetRelativePath(root, f)))
+            .Concat(Directory.GetFiles(Path.Combine(root, "src"), "README.md", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(root, f)));
+        var broken = new List<string>();
+        foreach (var file in files)
+        {
+            foreach (Match link in RelativeLink().Matches(File.ReadAllText(Path.Combine(root, file))))
+            {
+                var target = link.Groups[1].Value.Split('#')[0];
+                var path = Path.GetFullPath(Path.Combine(root, Path.GetDirectoryName(file)!, target));
+                if (target.Length > 0 && !File.Exists(path) && !Directory.Exists(path))
+                {
+                    broken.Add($"{file}: {link.Value}");
+                }
+            }
+        }
+
+        Assert.Empty(broken);
+    }
+
+    [Fact]
+    public void EveryPackageReadme_LinksTheProjectsDocumentation()
+    {
+        foreach (var readme in Directory.GetFiles(Path.Combine(RepositoryFiles.Root, "src"), "README.md", SearchOption.AllDirectories))
+        {
+            Assert.Contains("/docs/", File.ReadAllText(readme), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>The names in the first column of a markdown table: "| `Name` | ...".</summary>
+    public static List<string> FirstColumn(string section) =>
+        section.Split('\n').Select(l => OptionRow().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Order().ToList();
+
+    public static List<string> PublicProperties(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Order().ToList();
+
+    [GeneratedRegex(@"^\| `([A-Za-z]+)` \|")]
+    private static partial Regex OptionRow();
+
+    // [text](target) where the target is not a URL.
+    [GeneratedRegex(@"\]\((?!https?:|mailto:|#)([^)\s]+)\)")]
+    private static partial Regex RelativeLink();
 
     // "| `gatewaybridge.workers` | UpDownCounter | `{worker}` |" in the metrics table.
     [GeneratedRegex(@"\| `(gatewaybridge\.[a-z_.]+)` \| (\w+) \| `([^`]+)` \|")]
