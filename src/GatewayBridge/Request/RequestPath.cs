@@ -8,12 +8,11 @@ namespace GatewayBridge;
 /// </summary>
 internal static class RequestPath
 {
+    // A request's Path and PathBase come from the server's request feature, whose values are never null ("" when empty).
+
     /// <summary>Behind middleware (<c>Use*App</c>, also inside <c>app.Map</c>): the mount point is <c>PathBase</c>.</summary>
-    public static (string ScriptName, string PathInfo) AtPathBase(HttpRequest request)
-    {
-        var scriptName = request.PathBase.Value ?? "";
-        return (scriptName.TrimEnd('/'), request.Path.Value ?? "");
-    }
+    public static (string ScriptName, string PathInfo) AtPathBase(HttpRequest request) =>
+        (request.PathBase.Value!.TrimEnd('/'), request.Path.Value!);
 
     /// <summary>
     /// At a routed endpoint (<c>Map*App</c>): the mount point is <c>PathBase</c> and the prefix as the request spelled it
@@ -21,7 +20,7 @@ internal static class RequestPath
     /// </summary>
     public static (string ScriptName, string PathInfo) AtMount(HttpRequest request, string? rest)
     {
-        var (prefix, pathInfo) = SplitAtMount(request.Path.Value ?? "", rest);
+        var (prefix, pathInfo) = SplitAtMount(request.Path.Value!, rest);
         return (request.PathBase.Value + prefix, pathInfo);
     }
 
@@ -81,9 +80,9 @@ internal static class RequestPath
         // tail with as many slashes as PATH_INFO has.
         var slashes = pathInfo.AsSpan().Count('/');
         var cut = rawPath.Length;
-        for (var i = 0; i < slashes && cut > 0; i++)
+        for (var i = 0; i < slashes; i++)
         {
-            cut = rawPath.LastIndexOf('/', cut - 1);
+            cut = cut > 0 ? rawPath.LastIndexOf('/', cut - 1) : -1;
         }
 
         return cut >= 0 && (slashes > 0 || pathInfo.Length == 0) ? rawPath[cut..] : null;

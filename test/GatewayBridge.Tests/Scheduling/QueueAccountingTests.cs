@@ -31,4 +31,20 @@ public class QueueAccountingTests
         Assert.True(shared.HasRoomWithin(2));
         Assert.True(shared.HasRoom);
     }
+
+    [Fact]
+    public void AWorkQueue_RefusesCallsOnceCompleted_WithoutCountingThem()
+    {
+        using var metrics = new GatewayMetrics(null);
+        using var queue = new WorkQueue<string>(new QueueAccounting(4, metrics));
+        Assert.True(queue.TryAdd("first"));
+        queue.CompleteAdding();
+
+        Assert.False(queue.TryAdd("late"));
+        Assert.Equal(1, queue.Accounting.Queued);
+        Assert.True(queue.TryTake(out var item));
+        Assert.Equal("first", item);
+        Assert.Equal(0, queue.Accounting.Queued);
+        Assert.False(queue.TryTake(out _, Timeout.Infinite));
+    }
 }
