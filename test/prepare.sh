@@ -4,7 +4,7 @@
 # venv for the virtual-environment tests, and clang and zlib1g-dev for the native AOT publish in test/packaging.sh.
 # Does nothing when everything is there already.
 set -euo pipefail
-packages=(python3-flask python3-django python3-pyramid python3-gunicorn python3-pyflakes python3-venv clang zlib1g-dev)
+packages=(python3-flask python3-django python3-pyramid python3-gunicorn python3-pyflakes python3-venv mercurial python3-click python3-rich clang zlib1g-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

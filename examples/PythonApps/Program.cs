@@ -3,13 +3,16 @@ using Microsoft.AspNetCore.Authentication.BearerToken;
 
 var builder = WebApplication.CreateBuilder(args);
 
-// One CPython for the process: the python3 that has Flask, Django and Pyramid (Debian's, from appsettings.json),
-// with this project's python/ folder first on sys.path.
+// The python3 that has Flask, Django and Pyramid (Debian's, from appsettings.json), with this project's python/
+// folder first on sys.path: embedded in this process, or with PythonWorkers set, in that many worker processes per
+// app (dotnet run -- --PythonWorkers 2). In-memory state (the Flask to-dos) is then per worker, as under gunicorn.
 builder.Services.AddPythonWsgi(python =>
 {
     python.Python = builder.Configuration["Python"] ?? "python3";
     python.PythonPath.Add("python");
+    python.Workers = builder.Configuration.GetValue<int>("PythonWorkers");
 });
+builder.Services.AddHealthChecks().AddPythonWorkers();
 builder.Services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme).AddBearerToken();
 builder.Services.AddAuthorization();
 
@@ -19,6 +22,7 @@ app.UseAuthorization();
 
 // New code beside the legacy apps: a minimal API, and the login that the Django app relies on.
 app.MapGet("/api/health", () => Results.Ok(new { status = "ok" }));
+app.MapHealthChecks("/healthz");
 app.MapPost("/api/login", (Login login) => login.Password == "demo"
     ? Results.SignIn(new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, login.User)], BearerTokenDefaults.AuthenticationScheme)))
     : Results.Unauthorized());

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using GatewayBridge.Python;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -14,17 +15,26 @@ internal static class ServeCommand
 {
     public const string Usage = """
         usage: gatewaybridge serve <App.dll> <Namespace.Type.Method> [options]
-               gatewaybridge serve <module:callable> [--python PYTHON] [--chdir DIR] [--threads N] [options]
+               gatewaybridge serve <module:callable> [--python PYTHON] [--chdir DIR] [--workers N] [options]
 
           <App.dll>               the compiled assembly that holds the app
           <Namespace.Type.Method> a static IEnumerable<byte[]> M(IDictionary<string, object?>, StartResponse)
           <module:callable>       a Python WSGI app, as gunicorn takes it: module:name or module:factory()
-          --python PYTHON         the python3 to embed (default: python3 on PATH)
+          --python PYTHON         the python3 to run (default: python3 on PATH)
           --chdir DIR             change to DIR and put it first on sys.path (default: the current folder)
-          --threads N             Python threads that run app code (default 8)
+          --workers N             run the app in N worker processes (default: in this process's interpreter)
+          --threads N             Python threads per process (default: 8 in this process, 1 per worker)
+          --timeout SECONDS       a call into app code that runs longer stops its worker (default 30; 0: never)
+          --max-requests N        replace a worker after N requests (default 0: never)
+          --max-requests-jitter N add up to N at random to --max-requests (default 0)
+          --max-worker-memory B   replace a worker whose resident memory passes B bytes (default: no limit)
+          --graceful-timeout S    how long a stopping worker may finish its requests (default 30)
           --urls URLS             where to listen (default http://127.0.0.1:8000; ';' separates several)
           --validate              check every call (GatewayValidator, or wsgiref.validate for Python)
           --forwarded-headers     trust X-Forwarded-For/-Proto/-Host/-Prefix from proxies on loopback
+          --health-path PATH      answer ASP.NET Core's health checks there (with the workers' check)
+
+        SIGHUP replaces the workers one at a time with freshly imported code; SIGTERM and Ctrl+C stop gracefully.
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
@@ -47,7 +57,7 @@ internal static class ServeCommand
             if (parsed.AppSpec is { } appSpec)
             {
                 // As gunicorn's --chdir: relative paths in the app resolve against its folder.
-                Directory.SetCurrentDirectory(parsed.Chdir);
+                Directory.SetCurrentDirectory(parsed.Python.Chdir);
                 web = BuildPython(appSpec, parsed);
             }
             else
@@ -70,6 +80,8 @@ internal static class ServeCommand
             }
 
             // Ctrl+C and SIGTERM stop the host gracefully: in-flight requests finish within the shutdown timeout.
+            // SIGHUP reloads the workers, as gunicorn's master does.
+            using var reload = parsed.Python.Workers > 0 ? ReloadOnSighup(web, error) : null;
             await web.WaitForShutdownAsync(cancellationToken);
         }
 
@@ -78,8 +90,11 @@ internal static class ServeCommand
 
     public static WebApplication Build(GatewayApp app, ServeArguments arguments)
     {
-        var web = CreateBuilder(arguments).Build();
+        var builder = CreateBuilder(arguments);
+        builder.Services.AddHealthChecks();
+        var web = builder.Build();
         UseForwardedHeaders(web, arguments);
+        MapHealthChecks(web, arguments);
         web.UseGatewayApp(app, options => options.UseValidator = arguments.Validate);
         return web;
     }
@@ -87,14 +102,26 @@ internal static class ServeCommand
     public static WebApplication BuildPython(string appSpec, ServeArguments arguments)
     {
         var builder = CreateBuilder(arguments);
+        var python = arguments.Python;
         builder.Services.AddPythonWsgi(options =>
         {
-            options.Python = arguments.Python;
-            options.PythonPath.Add(arguments.Chdir);
-            options.Threads = arguments.Threads;
+            options.Python = python.Python;
+            options.PythonPath.Add(python.Chdir);
+            options.Workers = python.Workers;
+            options.Threads = python.Threads;
+            options.Timeout = python.Timeout;
+            options.MaxRequests = python.MaxRequests;
+            options.MaxRequestsJitter = python.MaxRequestsJitter;
+            options.MaxWorkerMemory = python.MaxWorkerMemory;
+            options.GracefulTimeout = python.GracefulTimeout;
         });
+
+        // The host stops its workers after draining its requests: its own shutdown timeout must leave them their grace.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = python.GracefulTimeout + TimeSpan.FromSeconds(5));
+        builder.Services.AddHealthChecks().AddPythonWorkers();
         var web = builder.Build();
         UseForwardedHeaders(web, arguments);
+        MapHealthChecks(web, arguments);
         web.UsePythonWsgiApp(appSpec, options => options.UseValidator = arguments.Validate);
         return web;
     }
@@ -105,6 +132,35 @@ internal static class ServeCommand
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production", Args = [] });
         builder.WebHost.UseUrls(arguments.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         return builder;
+    }
+
+    private static void MapHealthChecks(WebApplication web, ServeArguments arguments)
+    {
+        if (arguments.HealthPath is { } path)
+        {
+            web.MapHealthChecks(path);
+        }
+    }
+
+    private static PosixSignalRegistration ReloadOnSighup(WebApplication web, TextWriter error)
+    {
+        var workers = web.Services.GetRequiredService<IPythonWorkers>();
+        return PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            // The default for SIGHUP would end the process.
+            context.Cancel = true;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await workers.ReloadAsync();
+                }
+                catch (InvalidOperationException ex)
+                {
+                    await error.WriteLineAsync($"reload failed, the running workers go on serving: {ex.Message}");
+                }
+            });
+        });
     }
 
     private static void UseForwardedHeaders(WebApplication web, ServeArguments arguments)

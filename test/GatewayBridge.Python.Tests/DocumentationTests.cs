@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using GatewayBridge.Python.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Python.Tests;
@@ -38,6 +39,30 @@ public partial class DocumentationTests
         var properties = typeof(PythonWsgiOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Order();
 
         Assert.Equal(properties, documented);
+    }
+
+    [Fact]
+    public void TheWorkersOwnInstruments_AreInThePythonPage()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "## In worker processes");
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        var published = new List<System.Diagnostics.Metrics.Instrument>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, factory))
+                {
+                    published.Add(instrument);
+                }
+            },
+        };
+        listener.Start();
+        using var metrics = new PythonWorkerMetrics(factory);
+
+        Assert.NotEmpty(published);
+        Assert.All(published, i => Assert.Contains($"| `{i.Name}` | {i.GetType().Name.Split('`')[0]} | `{i.Unit}` |", section, StringComparison.Ordinal));
     }
 
     [GeneratedRegex(@"^\| `([A-Za-z]+)` \|")]

@@ -60,7 +60,7 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
                 {
                     try
                     {
-                        if (await SendAsync(part, response, path))
+                        if (await PythonResponseSender.SendAsync(part, response, _logger, path))
                         {
                             return;
                         }
@@ -80,65 +80,5 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
             // :: Step 3: If the response ended early, the Python thread closes the app's iterable at its next step
             call.Stop();
         }
-    }
-
-    // A file whose name still names it goes out through Kestrel's send-file path (and whatever middleware does with
-    // it); one without a usable name (a temporary file, a deleted one) is copied from the shim's duplicate descriptor.
-    private static async Task SendFileAsync(PythonFile file, GatewayResponse response)
-    {
-        if (file.Path is { } path)
-        {
-            await response.SendFileAsync(path, file.Offset, file.Count);
-            return;
-        }
-
-        await using var stream = new FileStream(file.Descriptor, FileAccess.Read, bufferSize: 0);
-        stream.Position = file.Offset;
-        await response.SendStreamAsync(stream, 64 * 1024);
-    }
-
-    // True when the response is complete.
-    private async ValueTask<bool> SendAsync(PythonResponsePart part, GatewayResponse response, PathString path)
-    {
-        if (part.CloseFailure is { } closeFailure)
-        {
-            _logger.GatewayAppCloseFailed(path, closeFailure);
-        }
-
-        if (part.Head is { } head)
-        {
-            // The status and headers meet the same rules as a .NET app's; Python kept exc_info to itself.
-            var fields = head.Split('\0');
-            if (fields.Length % 2 == 0)
-            {
-                throw new InvalidOperationException("The Python shim sent a status and headers that do not pair up.");
-            }
-
-            var headers = new (string Name, string Value)[(fields.Length - 1) / 2];
-            for (var i = 0; i < headers.Length; i++)
-            {
-                headers[i] = (fields[1 + (2 * i)], fields[2 + (2 * i)]);
-            }
-
-            response.Start(fields[0], headers);
-        }
-
-        switch (part.Kind)
-        {
-            case PythonStepKind.Chunk:
-                await response.WriteChunkAsync(part.Data);
-                return false;
-            case PythonStepKind.Whole:
-                await response.WriteWholeBodyAsync(part.Data);
-                break;
-            case PythonStepKind.File:
-                await SendFileAsync(part.File!, response);
-                break;
-            case PythonStepKind.Error:
-                throw part.Error!;
-        }
-
-        await response.CompleteAsync();
-        return true;
     }
 }

@@ -13,6 +13,9 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
 {
+    /// <summary>Python threads in the host's interpreter when <see cref="PythonWsgiOptions.Threads"/> is not set.</summary>
+    public const int DefaultThreads = 8;
+
     private readonly PythonWsgiOptions _options;
     private readonly string _contentRoot;
     private readonly ILoggerFactory _loggers;
@@ -26,7 +29,6 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
     public EmbeddedPythonHost(IOptions<PythonWsgiOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory? meterFactory = null)
     {
         _options = options.Value;
-        ArgumentOutOfRangeException.ThrowIfLessThan(_options.Threads, 1, "PythonWsgiOptions.Threads");
         _contentRoot = environment.ContentRootPath;
         _loggers = loggers;
         _logger = loggers.CreateLogger<EmbeddedPythonHost>();
@@ -41,7 +43,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
             lock (_lock)
             {
                 ObjectDisposedException.ThrowIf(_stopped, this);
-                return _threads ??= new PythonThreads(Interpreter(), _options.Threads, new QueueAccounting(int.MaxValue, _metrics), _loggers, _logger);
+                return _threads ??= new PythonThreads(Interpreter(), _options.Threads ?? DefaultThreads, new QueueAccounting(int.MaxValue, _metrics), _loggers, _logger);
             }
         }
     }
@@ -88,7 +90,11 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _ = Threads;
+        if (_options.Workers == 0)
+        {
+            _ = Threads;
+        }
+
         return Task.CompletedTask;
     }
 
@@ -137,7 +143,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
                 _python = PythonInterpreter.Get(installation, PythonLogLevels.Lowest(_loggers), _logger);
                 PythonHostSink.HostStarted(_loggers);
                 _python.PrependPath(_options.PythonPath.Select(p => Path.GetFullPath(p, _contentRoot)));
-                _logger.InterpreterStarted(installation.Version, installation.Executable, installation.Library);
+                _logger.InterpreterStarted(installation.Version, installation.Executable, installation.Library!);
             }
 
             return _python;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 using Python.Runtime;
 
 namespace GatewayBridge.Python;
@@ -104,6 +105,34 @@ internal sealed class PythonHostSink
         }
 
         return call.PostWithoutGil(PythonResponsePart.Chunk(head, buffer, length));
+    }
+
+    /// <summary>
+    /// Logs each line read from the pipe behind a Python stream's descriptor, on a thread of its own, for the life of
+    /// the process: what a subprocess or C code writes there has no Python thread, so it goes to the latest host.
+    /// </summary>
+    public static void ReadLines(int descriptor, string category)
+    {
+        var thread = new Thread(() =>
+        {
+            using var reader = new StreamReader(new FileStream(new SafeFileHandle(descriptor, ownsHandle: true), FileAccess.Read, bufferSize: 0));
+            while (reader.ReadLine() is { } line)
+            {
+                Emit(category, logger =>
+                {
+                    if (category == StdoutCategory)
+                    {
+                        logger.PythonStdout(line);
+                    }
+                    else
+                    {
+                        logger.PythonStderr(line);
+                    }
+                });
+            }
+        })
+        { IsBackground = true, Name = $"GatewayBridge {category}" };
+        thread.Start();
     }
 
     // A line that has no host left to go to (the last one stopped, or its logging was disposed) is dropped: raising

@@ -12,19 +12,20 @@ namespace GatewayBridge.Python;
 internal sealed class PythonInterpreter
 {
     private const string ShimModule = "gatewaybridge_wsgi";
+    private const string HostModule = "gatewaybridge_host";
     private static readonly Lock StartLock = new();
     private static PythonInterpreter? s_current;
     private readonly PyObject _prependPath;
 
-    private PythonInterpreter(PythonInstallation installation, PyObject shim)
+    private PythonInterpreter(PythonInstallation installation, PyObject shim, PyObject host)
     {
         Installation = installation;
         Start = shim.GetAttr("start");
         Resume = shim.GetAttr("resume");
         Close = shim.GetAttr("close");
-        LoadApp = shim.GetAttr("load_app");
-        Validated = shim.GetAttr("validated");
-        _prependPath = shim.GetAttr("prepend_path");
+        LoadApp = host.GetAttr("load_app");
+        Validated = host.GetAttr("validated");
+        _prependPath = host.GetAttr("prepend_path");
     }
 
     public PythonInstallation Installation { get; }
@@ -71,7 +72,7 @@ internal sealed class PythonInterpreter
                 "Python was already started in this process by other code (pythonnet's PythonEngine.Initialize); GatewayBridge.Python must start the interpreter itself.");
         }
 
-        Runtime.PythonDLL = installation.Library;
+        Runtime.PythonDLL = installation.Library!;
         PythonEngine.Initialize(setSysArgv: false);
 
         // pythonnet's exit handler takes the GIL to tidy up, so a Python thread that holds it (a busy loop, a C call)
@@ -93,20 +94,63 @@ internal sealed class PythonInterpreter
         {
             // The embedded interpreter sees what the chosen python3 sees: its sys.path (a virtual environment's
             // site-packages among it), its prefixes, and itself as sys.executable for apps that start Python processes.
-            using var shim = PyModule.FromString(ShimModule, ReadShim(), ShimModule + ".py");
-            using var adopt = shim.GetAttr("adopt");
+            using var shim = Load(ShimModule);
+            using var host = Load(HostModule);
+            using var adopt = host.GetAttr("adopt");
             using var path = new PyList(installation.Path.Select(p => (PyObject)new PyString(p)).ToArray());
             using var executable = new PyString(installation.Executable);
             using var prefix = new PyString(installation.Prefix);
             using var execPrefix = new PyString(installation.ExecPrefix);
             adopt.Invoke(path, executable, prefix, execPrefix).Dispose();
 
-            using var install = shim.GetAttr("install");
+            using var install = host.GetAttr("install");
             using var sink = new PythonHostSink().ToPython();
             using var level = new PyInt(PythonLogLevels.ToPython(rootLevel));
-            install.Invoke(sink, level).Dispose();
-            return new PythonInterpreter(installation, shim);
+            using (var pipes = install.Invoke(sink, level))
+            using (var stdout = pipes[0])
+            using (var stderr = pipes[1])
+            {
+                // What is written to sys.stdout's and sys.stderr's descriptors rather than to the objects (a
+                // subprocess, C code) comes back through these pipes, a line at a time.
+                PythonHostSink.ReadLines(stdout.As<int>(), PythonHostSink.StdoutCategory);
+                PythonHostSink.ReadLines(stderr.As<int>(), PythonHostSink.StderrCategory);
+            }
+
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => RunAtexit(logger);
+            return new PythonInterpreter(installation, shim, host);
         }
+    }
+
+    // Python's atexit handlers run when the process exits, as they would when its interpreter ends (pythonnet never
+    // finalizes it). On a thread of their own with a bounded wait: a Python thread stuck holding the GIL must not
+    // hold up the exit.
+    private static void RunAtexit(ILogger logger)
+    {
+        var thread = new Thread(() =>
+        {
+            using (Py.GIL())
+            {
+                using var atexit = Py.Import("atexit");
+                using var run = atexit.GetAttr("_run_exitfuncs");
+                run.Invoke().Dispose();
+            }
+        })
+        { IsBackground = true, Name = "GatewayBridge Python atexit" };
+        thread.Start();
+        if (!thread.Join(TimeSpan.FromSeconds(5)))
+        {
+            logger.AtexitTimedOut(5);
+        }
+    }
+
+    // A shim module, from its resource, registered in sys.modules so that the others import it by name.
+    private static PyModule Load(string name)
+    {
+        var module = PyModule.FromString(name, ReadShim(name + ".py"), name + ".py");
+        using var sys = Py.Import("sys");
+        using var modules = sys.GetAttr("modules");
+        modules[name] = module;
+        return module;
     }
 
     /// <summary>Puts <paramref name="folders"/> first on <c>sys.path</c>, each once.</summary>
@@ -119,10 +163,10 @@ internal sealed class PythonInterpreter
         }
     }
 
-    private static string ReadShim()
+    private static string ReadShim(string resource)
     {
-        using var stream = typeof(PythonInterpreter).Assembly.GetManifestResourceStream(ShimModule + ".py")
-            ?? throw new InvalidOperationException($"The resource {ShimModule}.py is missing from GatewayBridge.Python.");
+        using var stream = typeof(PythonInterpreter).Assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The resource {resource} is missing from GatewayBridge.Python.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }

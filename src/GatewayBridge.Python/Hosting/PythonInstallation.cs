@@ -8,7 +8,7 @@ namespace GatewayBridge.Python;
 /// everything needed to embed the same Python in this process.
 /// </summary>
 internal sealed record PythonInstallation(
-    string Executable, string Version, string Library, string Prefix, string ExecPrefix, IReadOnlyList<string> Path)
+    string Executable, string Version, string? Library, string Prefix, string ExecPrefix, IReadOnlyList<string> Path)
 {
     // sys.path[0] is the script's folder ('' for -c); the embedded interpreter has no script, so it is left out.
     private const string Probe = """
@@ -19,7 +19,8 @@ internal sealed record PythonInstallation(
             "base_prefix": sys.base_prefix, "prefix": sys.prefix, "exec_prefix": sys.exec_prefix, "path": sys.path[1:]}))
         """;
 
-    public static PythonInstallation Find(string python, string contentRoot)
+    /// <summary>Asks <paramref name="python"/> about itself; its shared library is required only to embed it.</summary>
+    public static PythonInstallation Find(string python, string contentRoot, bool requireLibrary = true)
     {
         var executable = Resolve(python, contentRoot);
         var start = new ProcessStartInfo(executable, ["-c", Probe])
@@ -54,10 +55,14 @@ internal sealed record PythonInstallation(
             System.IO.Path.Combine(Text("libdir"), Text("ldlibrary")),
             System.IO.Path.Combine(Text("base_prefix"), "lib", Text("instsoname")),
         };
-        var library = candidates.FirstOrDefault(c => c.Contains(".so", StringComparison.Ordinal) && File.Exists(c))
-            ?? throw new InvalidOperationException(
+        var library = candidates.FirstOrDefault(c => c.Contains(".so", StringComparison.Ordinal) && File.Exists(c));
+        if (library is null && requireLibrary)
+        {
+            throw new InvalidOperationException(
                 $"'{executable}' (Python {version}) has no shared library to embed; looked for {string.Join(", ", candidates.Distinct())}. " +
-                $"Install its libpython (Debian: libpython{version[..version.LastIndexOf('.')]}), or use a Python built with --enable-shared.");
+                $"Install its libpython (Debian: libpython{version[..version.LastIndexOf('.')]}), or use a Python built with --enable-shared; " +
+                "worker processes (PythonWsgiOptions.Workers ≥ 1) need no shared library.");
+        }
 
         var path = root.GetProperty("path").EnumerateArray().Select(p => p.GetString() ?? "").Where(p => p.Length > 0).ToList();
         return new PythonInstallation(Text("executable"), version, library, Text("prefix"), Text("exec_prefix"), path);

@@ -1,12 +1,15 @@
 using System.Buffers;
+
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// One step of a Python response, handed from the Python thread to the request: the headers when they became due,
-/// the body bytes (a pooled buffer), a file, or the app's exception.
+/// One step of a Python response, handed from the Python thread or the worker process to the request: the headers
+/// when they became due, the body bytes (a pooled buffer), a file, the app's exception, or the worker's failure.
+/// <see cref="Total"/> is the length of the whole body for <see cref="PythonStepKind.Length"/>.
 /// </summary>
 internal readonly record struct PythonResponsePart(
-    PythonStepKind Kind, string? Head, byte[]? Buffer, int Length, PythonFile? File, PythonAppException? Error, PythonAppException? CloseFailure)
+    PythonStepKind Kind, string? Head, byte[]? Buffer, int Length, PythonFile? File, PythonAppException? Error, PythonAppException? CloseFailure,
+    long Total = 0, WorkerFailure? Failure = null)
 {
     public ReadOnlyMemory<byte> Data => Buffer.AsMemory(0, Length);
 
@@ -21,6 +24,6 @@ internal readonly record struct PythonResponsePart(
             ArrayPool<byte>.Shared.Return(Buffer);
         }
 
-        File?.Descriptor.Dispose();
+        File?.Descriptor?.Dispose();
     }
 }

@@ -1,6 +1,6 @@
 namespace GatewayBridge.Python;
 
-/// <summary>What a step of a Python response produced, as the shim's kinds name it.</summary>
+/// <summary>What a step of a Python response produced, as the shim's kinds name them (the first five), and what only a worker process sends.</summary>
 internal enum PythonStepKind
 {
     /// <summary>The whole body, known at once (the app returned a list).</summary>
@@ -17,4 +17,13 @@ internal enum PythonStepKind
 
     /// <summary>The app raised an exception.</summary>
     Error = 4,
+
+    /// <summary>The first part of a body whose length is known (a list), too long for one frame; chunks follow.</summary>
+    Length = 5,
+
+    /// <summary>The app's close() failed (logged; the response goes on).</summary>
+    CloseFailed = 6,
+
+    /// <summary>The worker process failed the request: it died, timed out or broke the protocol.</summary>
+    WorkerFailed = 7,
 }

@@ -13,10 +13,7 @@ response the client walked away from. Each step returns (head, data, kind, extra
     extra  the call to resume (CHUNK); otherwise the traceback of a failed close(), or None
 """
 
-import ast
-import importlib
 import io
-import logging
 import os
 import stat
 import sys
@@ -39,97 +36,9 @@ _WSGI = {
     "wsgi.input_terminated": True,
 }
 
-# The .NET host's sink, its methods bound once: every attribute access on a .NET object makes a new binding.
-_log = _stdout = _stderr = _errors_line = _write = None
-
-
-def adopt(path, executable, prefix, exec_prefix):
-    """Makes the embedded interpreter see what the chosen python3 sees: its sys.path (a virtual environment's
-    site-packages among it, with their .pth files processed as site.py would), its prefixes, and itself as
-    sys.executable for apps that start Python processes."""
-    import site
-
-    embedded = set(sys.path)
-    sys.path[:] = list(path)
-    for folder in path:
-        if folder not in embedded and os.path.basename(folder) in ("site-packages", "dist-packages"):
-            site.addsitedir(folder)
-    sys.executable, sys.prefix, sys.exec_prefix = executable, prefix, exec_prefix
-    sys.argv = [""]
-
-
-def install(host, root_level):
-    """Routes logging records, print() and sys.stderr to the host's ILogger; called once per process."""
-    global _log, _stdout, _stderr, _errors_line, _write
-    _log, _stdout, _stderr, _errors_line, _write = host.Log, host.Stdout, host.Stderr, host.ErrorsLine, host.Write
-    root = logging.getLogger()
-    root.addHandler(_HostLogHandler())
-    if root.level == logging.WARNING:
-        # Python's default drops INFO; the host's logging configuration decides instead.
-        root.setLevel(root_level)
-    logging.captureWarnings(True)
-    sys.stdout = _LineWriter(_stdout, "<stdout>")
-    sys.stderr = _LineWriter(_stderr, "<stderr>")
-
-
-def prepend_path(folders):
-    """Puts the host's PythonPath folders first on sys.path, each once."""
-    for folder in reversed(folders):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-
-
-def load_app(spec):
-    """gunicorn's app spec: 'module:name', 'module:factory()' with literal arguments, or 'module'."""
-    module_name, _, expression = spec.partition(":")
-    module = importlib.import_module(module_name)
-    try:
-        tree = ast.parse(expression or "application", mode="eval").body
-    except SyntaxError:
-        raise ValueError(f"'{expression}' is not a name or a call of one") from None
-    if isinstance(tree, ast.Name):
-        app = _attribute(module, tree.id)
-    elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
-        try:
-            args = [ast.literal_eval(a) for a in tree.args]
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in tree.keywords}
-        except ValueError:
-            raise ValueError(f"the arguments of '{expression}' must be literals, as gunicorn requires") from None
-        app = _attribute(module, tree.func.id)(*args, **kwargs)
-    else:
-        raise ValueError(f"'{expression}' is neither a name nor a call of one (module:name or module:factory())")
-    if not callable(app):
-        raise TypeError(f"{spec} is a {type(app).__name__}, not a WSGI callable")
-    return app
-
-
-def _attribute(module, name):
-    try:
-        return getattr(module, name)
-    except AttributeError:
-        raise AttributeError(f"module '{module.__name__}' has no attribute '{name}'") from None
-
-
-def validated(app):
-    """The app wrapped in CPython's own conformance checker, brought up to PEP 3333 on wsgi.input (below)."""
-    from wsgiref import validate
-
-    if not issubclass(validate.InputWrapper, _Pep3333Input):
-        validate.InputWrapper = type("InputWrapper", (_Pep3333Input, validate.InputWrapper), {})
-    return validate.validator(app)
-
-
-class _Pep3333Input:
-    """wsgiref.validate follows PEP 333 and refuses read() without a size. PEP 3333 asks servers to allow it ("return
-    the entire remainder of the client's input stream"), and Werkzeug relies on it, so the checker allows it too."""
-
-    def read(self, *args):
-        if args:
-            return super().read(*args)
-        data = self.input.read()
-        if type(data) is not bytes:
-            raise AssertionError(f"wsgi.input.read() returned a {type(data).__name__}, not bytes")
-        return data
+# Where a request's write() and wsgi.errors lines go, and logging records (set by gatewaybridge_host.install in the
+# host's interpreter, by gatewaybridge_worker in a worker process).
+_log = _errors_line = _write = None
 
 
 def start(app, call_id, environ_text, body, body_length, body_path):
@@ -370,22 +279,3 @@ class _LineWriter(io.TextIOBase):
     def close(self):
         # The host owns these streams: an app closing one must not break the next request.
         self.flush()
-
-
-class _HostLogHandler(logging.Handler):
-    """Hands every logging record to the host's ILogger, with the logger's name as the category."""
-
-    def emit(self, record):
-        try:
-            detail = None
-            if record.exc_info:
-                detail = "".join(traceback.format_exception(*record.exc_info))
-            elif record.exc_text:
-                detail = record.exc_text
-            if record.stack_info:
-                detail = (detail or "") + record.stack_info
-            _log(record.name, record.levelno, record.getMessage(), detail)
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record)

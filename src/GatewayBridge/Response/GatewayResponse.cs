@@ -189,6 +189,9 @@ internal sealed class GatewayResponse
         // No flush: Kestrel flushes once when the response completes, with the chunked terminator if there is one.
     }
 
+    /// <summary>Sends the headers of a body whose length is known but which comes in chunks; it gets a Content-Length.</summary>
+    public Task StartBodyAsync(long length) => _started ? Task.CompletedTask : StartAsync(length);
+
     /// <summary>Sends one chunk of a streamed body (headers first if they are due) and flushes it.</summary>
     public async ValueTask WriteChunkAsync(ReadOnlyMemory<byte> chunk)
     {

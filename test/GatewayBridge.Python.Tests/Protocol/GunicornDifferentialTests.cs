@@ -6,7 +6,8 @@ namespace GatewayBridge.Python.Tests;
 
 /// <summary>
 /// The same raw request bytes sent to gunicorn and to GatewayBridge, each serving one environ-dumping app: every
-/// PEP 3333 key must agree, except the differences below, each deliberate (README lists them with their reasons).
+/// PEP 3333 key must agree, except the differences below, each deliberate (docs/python.md lists them with their
+/// reasons); in both modes, the host's interpreter and worker processes.
 /// </summary>
 public class GunicornDifferentialTests(GunicornServer gunicorn) : IClassFixture<GunicornServer>
 {
@@ -17,7 +18,8 @@ public class GunicornDifferentialTests(GunicornServer gunicorn) : IClassFixture<
         ["SERVER_PORT"] = "from the Host header, as SERVER_NAME",
         ["REMOTE_PORT"] = "each connection's own ephemeral port",
         ["SERVER_SOFTWARE"] = "names the server",
-        ["wsgi.multithread"] = "True: Python threads serve requests; gunicorn's sync worker has one",
+        ["wsgi.multithread"] = "True in the host's interpreter, whose Python threads serve requests; in a worker it follows Threads (False by default, as gunicorn's sync worker)",
+        ["wsgi.multiprocess"] = "False in the host's interpreter (one process); True in worker processes, as gunicorn's",
         ["wsgi.input"] = "an io.BytesIO, or a file opened on the spilled body; gunicorn's own Body class",
         ["wsgi.errors"] = "a text stream into the host's ILogger; gunicorn's WSGIErrorsWrapper",
         ["REQUEST_URI"] = "the contract's name for the raw target; RAW_URI, gunicorn's name, is there too",
@@ -25,22 +27,37 @@ public class GunicornDifferentialTests(GunicornServer gunicorn) : IClassFixture<
         ["HTTP_X_SPOOF"] = "a header name with '_' is dropped (the contract; gunicorn 22 does the same)",
     };
 
-    public static TheoryData<string, string> Requests => new()
+    public static TheoryData<string, string, int> Requests
     {
-        { "root", "GET / HTTP/1.1\r\nHost: example.com:8080\r\n" },
-        { "escapes", "GET /caf%C3%A9/a%2Fb/%25/%FF%FE;p=1?x=%20y&z=%C3%A9&flag HTTP/1.1\r\nHost: example.com\r\n" },
-        { "spaces and slashes", "GET /sp%20ace//double/ HTTP/1.1\r\nHost: h\r\n" },
-        { "headers", "GET /h HTTP/1.1\r\nHost: h\r\nAccept: a\r\nAccept: b\r\nx-lower-case: v\r\nX-Utf8: caf\u00e9\r\nX_Spoof: 1\r\nX-Empty:\r\nUser-Agent: diff/1\r\n" },
-        { "form post", "POST /form?q=1 HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\na=1&b=2" },
-        { "http/1.0", "GET /old HTTP/1.0\r\nHost: h\r\n" },
-        { "head", "HEAD /x HTTP/1.1\r\nHost: h\r\n" },
-    };
+        get
+        {
+            var data = new TheoryData<string, string, int>();
+            foreach (var (name, request) in RequestBytes)
+            {
+                data.Add(name, request, 0);
+                data.Add(name, request, 1);
+            }
+
+            return data;
+        }
+    }
+
+    private static readonly (string Name, string Request)[] RequestBytes =
+    [
+        ("root", "GET / HTTP/1.1\r\nHost: example.com:8080\r\n"),
+        ("escapes", "GET /caf%C3%A9/a%2Fb/%25/%FF%FE;p=1?x=%20y&z=%C3%A9&flag HTTP/1.1\r\nHost: example.com\r\n"),
+        ("spaces and slashes", "GET /sp%20ace//double/ HTTP/1.1\r\nHost: h\r\n"),
+        ("headers", "GET /h HTTP/1.1\r\nHost: h\r\nAccept: a\r\nAccept: b\r\nx-lower-case: v\r\nX-Utf8: caf\u00e9\r\nX_Spoof: 1\r\nX-Empty:\r\nUser-Agent: diff/1\r\n"),
+        ("form post", "POST /form?q=1 HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\na=1&b=2"),
+        ("http/1.0", "GET /old HTTP/1.0\r\nHost: h\r\n"),
+        ("head", "HEAD /x HTTP/1.1\r\nHost: h\r\n"),
+    ];
 
     [Theory]
     [MemberData(nameof(Requests))]
-    public async Task EveryPep3333Key_AgreesWithGunicorn_ExceptTheDeliberateDifferences(string name, string request)
+    public async Task EveryPep3333Key_AgreesWithGunicorn_ExceptTheDeliberateDifferences(string name, string request, int workers)
     {
-        await using var host = await PythonTestHost.StartAsync("wsgi_apps:dump", kestrel: true);
+        await using var host = await PythonTestHost.StartAsync("wsgi_apps:dump", kestrel: true, python: o => o.Workers = workers);
         var ours = await DumpAsync(host.Port, request);
         var theirs = await DumpAsync(gunicorn.Port, request);
 
@@ -54,6 +71,7 @@ public class GunicornDifferentialTests(GunicornServer gunicorn) : IClassFixture<
         // The differences are real differences of value, not keys one side lacks, except the server-specific ones.
         Assert.All(["wsgi.input", "wsgi.errors", "SERVER_NAME", "SERVER_PORT", "REMOTE_PORT"], key => Assert.Contains(key, (IDictionary<string, string>)ours));
         Assert.Matches("^[0-9]+$", ours["REMOTE_PORT"]);
+        Assert.Equal(workers > 0 ? "True" : "False", ours["wsgi.multiprocess"]);
     }
 
     private static string Show(string? value) => value is null ? "<absent>" : $"'{value}'";

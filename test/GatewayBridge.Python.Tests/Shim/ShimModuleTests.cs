@@ -11,7 +11,7 @@ public class ShimModuleTests
     {
         string[] files =
         [
-            Path.Combine(RepositoryFiles.Root, "src", "GatewayBridge.Python", "Shim", "gatewaybridge_wsgi.py"),
+            .. Directory.GetFiles(Path.Combine(RepositoryFiles.Root, "src", "GatewayBridge.Python", "Shim"), "*.py"),
             .. Directory.GetFiles(PythonTestHost.AppsFolder, "*.py"),
         ];
         using var process = Process.Start(new ProcessStartInfo(PythonTestHost.Python, ["-m", "pyflakes", .. files])
@@ -23,6 +23,27 @@ public class ShimModuleTests
         await process.WaitForExitAsync();
 
         Assert.True(process.ExitCode == 0, $"pyflakes (Debian's python3-pyflakes) found: {output}");
+    }
+
+    [Fact]
+    public void TheFrameConstants_AreTheSameOnBothSides()
+    {
+        // gatewaybridge_frames.py and WorkerFrames.cs describe one protocol: the names the Python side assigns from
+        // its range() and the flags must be the C# constants' values.
+        var python = File.ReadAllText(Path.Combine(RepositoryFiles.Root, "src", "GatewayBridge.Python", "Shim", "gatewaybridge_frames.py"));
+        var constants = typeof(WorkerFrames).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral)
+            .ToDictionary(f => f.Name, f => Convert.ToInt64(f.GetRawConstantValue(), System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Contains("HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE = range(1, 11)", python, StringComparison.Ordinal);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], new[] { "Hello", "Ready", "Failed", "Response", "File", "Error", "CloseFailed", "Log", "Retire", "Goodbye" }.Select(n => constants[n]));
+        Assert.Contains("CONFIG, REQUEST, CREDIT, CANCEL, DONE, STOP = range(20, 26)", python, StringComparison.Ordinal);
+        Assert.Equal([20, 21, 22, 23, 24, 25], new[] { "Config", "Request", "Credit", "Cancel", "Done", "Stop" }.Select(n => constants[n]));
+        Assert.Contains("HEAD, LENGTH, END, WHOLE, DESCRIPTOR = 1, 2, 4, 8, 16", python, StringComparison.Ordinal);
+        Assert.Equal([1, 2, 4, 8, 16], new[] { "HeadFlag", "LengthFlag", "EndFlag", "WholeFlag", "DescriptorFlag" }.Select(n => constants[n]));
+        Assert.Contains($"WINDOW = {constants["Window"] / 1024} * 1024", python, StringComparison.Ordinal);
+        Assert.Contains($"HEADER = struct.Struct(\"<IBBI\")", python, StringComparison.Ordinal);
+        Assert.Equal(10, constants["HeaderSize"]);
     }
 
     [Fact]

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using static GatewayBridge.Python.Tests.Workers.WorkerHost;
+
+namespace GatewayBridge.Python.Tests.Workers;
+
+/// <summary>Workers replaced on purpose (max requests, memory, reload, SIGTERM) and stopped with the host, never failing a request.</summary>
+public class WorkerLifecycleTests
+{
+    [Fact]
+    public async Task MaxRequests_ReplacesAWorkerAfterThatManyRequests_WithoutFailingOne()
+    {
+        await using var host = await StartAsync(python: o => o.MaxRequests = 3);
+        using var meters = new HostMeasurements(host.App.Services);
+
+        var pids = new List<int>();
+        for (var i = 0; i < 7; i++)
+        {
+            pids.Add(await host.GetPidAsync());
+        }
+
+        Assert.Single(pids.Take(3).Distinct());
+        Assert.Single(pids.Skip(3).Take(3).Distinct());
+        Assert.NotEqual(pids[0], pids[3]);
+        Assert.NotEqual(pids[3], pids[6]);
+        await WaitForAsync(() => meters.All.Count(m => m.Name == "gatewaybridge.python.worker_restarts") == 2, "two restarts counted");
+    }
+
+    [Fact]
+    public async Task MaxRequestsJitter_GivesEachWorkerALimitWithinItsRange()
+    {
+        await using var host = await StartAsync(workers: 2, python: o => { o.MaxRequests = 10; o.MaxRequestsJitter = 5; });
+
+        Assert.All(host.Supervisor().Pools.Single().Workers, w => Assert.InRange(w.RequestLimit, 10, 15));
+    }
+
+    [Fact]
+    public async Task AWorkerPastMaxWorkerMemory_IsReplacedAfterTheRequest_ThatRequestAnswered()
+    {
+        await using var host = await StartAsync(python: o => o.MaxWorkerMemory = 150L * 1024 * 1024);
+        var pid = await host.GetPidAsync();
+
+        Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), await host.Client.GetStringAsync("/grow?mb=200"));
+
+        var retired = (await host.Logs.WaitForAsync(e => e.EventId.Name == "WorkerRetiring"))[0];
+        Assert.Contains("(memory)", retired.Message, StringComparison.Ordinal);
+        await WaitForAsync(() => !host.Pids().Contains(pid), "the leaking worker replaced");
+        Assert.NotEqual(pid, await host.GetPidAsync());
+    }
+
+    [Fact]
+    public async Task SigtermToABusyWorker_LetsItFinishTheRequest_ThenItStopsAndIsReplaced()
+    {
+        var release = TempPath("release");
+        var atexit = TempPath("atexit");
+        await using var host = await StartAsync();
+        var pid = await host.GetPidAsync();
+        await host.Client.GetStringAsync($"/register_atexit?path={Uri.EscapeDataString(atexit)}");
+        var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
+        await WaitForAsync(() => host.Supervisor().Pools.Single().Workers.Single(w => w.Pid == pid).InFlight == 1, "the request in the worker");
+
+        Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        await Task.Delay(300);
+        await File.WriteAllTextAsync(release, "");
+
+        Assert.Equal($"released {pid}", await held);
+        await WaitForAsync(() => File.Exists(atexit), "the worker's atexit handler");
+        Assert.Equal($"atexit ran in {pid}", await File.ReadAllTextAsync(atexit));
+        Assert.NotEqual(pid, await host.GetPidAsync());
+        File.Delete(release);
+        File.Delete(atexit);
+    }
+
+    [Fact]
+    public async Task StoppingTheHost_StopsItsWorkers_RunningTheirAtexitHandlers()
+    {
+        var atexit = TempPath("atexit");
+        int pid;
+        await using (var host = await StartAsync())
+        {
+            pid = await host.GetPidAsync();
+            await host.Client.GetStringAsync($"/register_atexit?path={Uri.EscapeDataString(atexit)}");
+        }
+
+        Assert.Equal($"atexit ran in {pid}", await File.ReadAllTextAsync(atexit));
+        Assert.Throws<ArgumentException>(() => Process.GetProcessById(pid));
+        File.Delete(atexit);
+    }
+
+    [Fact]
+    public async Task AWorkerThatWillNotStop_IsKilledAfterGracefulTimeout()
+    {
+        var release = TempPath("never");
+        var host = await StartAsync(python: o => o.GracefulTimeout = TimeSpan.FromMilliseconds(500));
+        var pid = await host.GetPidAsync();
+        _ = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
+        await WaitForAsync(() => host.Supervisor().Pools.Single().Workers.Single().InFlight == 1, "the request in the worker");
+
+        var watch = Stopwatch.StartNew();
+        await host.Supervisor().StoppedAsync(CancellationToken.None);
+
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0.4, 10);
+        Assert.Contains($"{pid}", (await host.Logs.WaitForAsync(e => e.EventId.Name == "WorkerKilled"))[0].Message, StringComparison.Ordinal);
+        await host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Reload_ReplacesEveryWorkerWithFreshlyImportedCode_WithoutFailingARequest()
+    {
+        var marker = TempPath("marker");
+        await File.WriteAllTextAsync(marker, "old");
+        Environment.SetEnvironmentVariable("GATEWAYBRIDGE_TEST_MARKER_FILE", marker);
+        try
+        {
+            await using var host = await StartAsync(workers: 2);
+            var before = host.Pids();
+            Assert.Equal("old", await host.Client.GetStringAsync("/marker"));
+            await File.WriteAllTextAsync(marker, "new");
+
+            using var stop = new CancellationTokenSource();
+            var failures = 0;
+            var served = 0;
+            var load = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    using var response = await host.Client.GetAsync("/sleepy?seconds=0.01");
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+
+                    Interlocked.Increment(ref served);
+                }
+            });
+            await host.App.Services.GetRequiredService<IPythonWorkers>().ReloadAsync();
+            await Task.Delay(200);
+            await stop.CancelAsync();
+            await load;
+
+            Assert.Equal(0, failures);
+            Assert.True(served > 10, $"only {served} requests during the reload");
+            await WaitForAsync(() => host.Pids().Count == 2 && !host.Pids().Overlaps(before), "two new workers");
+            Assert.Equal("new", await host.Client.GetStringAsync("/marker"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("GATEWAYBRIDGE_TEST_MARKER_FILE", null);
+            File.Delete(marker);
+        }
+    }
+
+    [Fact]
+    public async Task TheWorkerGauges_CountLiveAndBusyWorkers()
+    {
+        HostMeasurements? meters = null;
+        var release = TempPath("release");
+        await using var host = await StartAsync(workers: 2, before: app => meters = new HostMeasurements(app.Services));
+        using var _ = meters;
+
+        Assert.Equal(2, meters!.Sum("gatewaybridge.workers"));
+        var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
+        await WaitForAsync(() => meters.Sum("gatewaybridge.busy_workers") == 1, "one busy worker");
+        await File.WriteAllTextAsync(release, "");
+        await held;
+        await WaitForAsync(() => meters.Sum("gatewaybridge.busy_workers") == 0, "no busy worker");
+        File.Delete(release);
+    }
+}
