@@ -11,7 +11,8 @@ namespace GatewayBridge.Benchmarks;
 /// </summary>
 internal static class PythonLoadServer
 {
-    public static async Task RunAsync(string appSpec, int port, int threads)
+    /// <param name="workers">0 for the host's interpreter, or the worker processes per app.</param>
+    public static async Task RunAsync(string appSpec, int port, int threads, int workers)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
@@ -20,7 +21,8 @@ internal static class PythonLoadServer
         {
             o.Python = "/usr/bin/python3";
             o.PythonPath.Add(Path.Combine(AppContext.BaseDirectory, "python"));
-            o.Threads = threads;
+            o.Workers = workers;
+            o.Threads = threads > 0 ? threads : null;
         });
         var app = builder.Build();
         app.MapGet("/_alloc", () => "ready");
