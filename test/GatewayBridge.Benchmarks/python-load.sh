@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Python WSGI apps through GatewayBridge against gunicorn (sync, 2 workers, the usual production setup) and uWSGI
-# where it is installed, side by side in one run on this machine, with wrk (1 thread, 16 connections) on loopback.
-# Rounds alternate the servers (A/B, B/A, ...) and ratios are medians over rounds, since this VM's speed drifts.
-# Then a native endpoint's latency while CPU-bound Python saturates the interpreter.
-# Bounded: ROUNDS x 2 scenarios x servers x DURATION s, plus one 10 s isolation run: about two minutes by default.
+# Python WSGI apps through GatewayBridge, in the host's interpreter ("inproc", 8 Python threads) and in 2 worker
+# processes ("workers"), against gunicorn (2 sync workers, the usual production setup) and uWSGI (2 processes), side
+# by side in one run on this machine, with wrk (1 thread, 16 connections) on loopback. Rounds alternate the order of
+# the servers and figures are medians over rounds, since this VM's speed drifts. Then: a CPU-bound app in 1 and in 2
+# workers; a native endpoint's latency while the workers are saturated; each worker's resident memory.
+# Bounded: ROUNDS x 2 scenarios x 4 servers x DURATION s, plus about 45 s of the rest: about three minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh
@@ -12,12 +13,15 @@ cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-3}"
 ROUNDS="${ROUNDS:-5}"
 CONNECTIONS="${CONNECTIONS:-16}"
-THREADS="${THREADS:-8}"
 PYTHON=/usr/bin/python3
 APPS=test/GatewayBridge.Benchmarks/python
 
 ensure_wrk
 bash test/prepare.sh
+if ! command -v uwsgi >/dev/null || ! uwsgi --plugin python3 --version >/dev/null 2>&1; then
+  echo "installing uwsgi-plugin-python3 (Debian package)..." >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uwsgi-core uwsgi-plugin-python3) >/dev/null
+fi
 dotnet build -c Release test/GatewayBridge.Benchmarks >/dev/null
 BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
 
@@ -25,29 +29,31 @@ PIDS=()
 WORK=$(mktemp -d)
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-start_gateway() { # port app
-  "$BIN" serve-python "$2" "$1" "$THREADS" >/dev/null 2>&1 & PIDS+=($!)
+start_inproc() { # port app
+  "$BIN" serve-python "$2" "$1" 8 0 >/dev/null 2>&1 & PIDS+=($!)
+}
+start_workers() { # port app [workers]
+  "$BIN" serve-python "$2" "$1" 0 "${3:-2}" >/dev/null 2>&1 & PIDS+=($!)
 }
 start_gunicorn() { # port app
   "$PYTHON" -m gunicorn --workers 2 --bind "127.0.0.1:$1" --chdir "$APPS" --log-level warning "$2" >/dev/null 2>&1 & PIDS+=($!)
 }
-start_uwsgi() { # port app
-  uwsgi --http-socket "127.0.0.1:$1" --plugin python3 --processes 2 --chdir "$APPS" --module "${2%%:*}" --callable "${2##*:}" \
-    --disable-logging >/dev/null 2>&1 & PIDS+=($!)
+start_uwsgi() { # port app; --master --die-on-term, or its workers outlive the run
+  uwsgi --http-socket "127.0.0.1:$1" --plugin python3 --master --die-on-term --processes 2 --chdir "$APPS" \
+    --module "${2%%:*}" --callable "${2##*:}" --disable-logging >/dev/null 2>&1 & PIDS+=($!)
 }
 ready() { # port: any answer from / will do
   for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done
   echo "server on port $1 did not start" >&2; return 1
 }
-rps() { # port
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
+rps() { # port [connections]
+  wrk -t1 -c"${2:-$CONNECTIONS}" -d"${DURATION}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+stop_all() { kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; PIDS=(); sleep 1; }
 
-SERVERS=(gateway gunicorn)
-command -v uwsgi >/dev/null && "$PYTHON" -c 'import sys' && uwsgi --plugin python3 --version >/dev/null 2>&1 && SERVERS+=(uwsgi)
-
-printf '%-12s %-9s %12s %14s\n' scenario server req/s "÷ gunicorn"
+SERVERS=(inproc workers gunicorn uwsgi)
+printf '%-12s %-9s %12s %12s %10s\n' scenario server req/s "÷ gunicorn" "÷ uwsgi"
 port=5300
 for scenario in bare:bench_apps:hello flask:bench_apps:flask_app; do
   name=${scenario%%:*}; app=${scenario#*:}
@@ -57,35 +63,55 @@ for scenario in bare:bench_apps:hello flask:bench_apps:flask_app; do
     "start_$server" "$port" "$app"
   done
   for server in "${SERVERS[@]}"; do ready "${PORT[$server]}"; done
-  [ "$(curl -s "http://127.0.0.1:${PORT[gateway]}/")" = "$(curl -s "http://127.0.0.1:${PORT[gunicorn]}/")" ] || { echo "bodies differ for $name" >&2; exit 1; }
+  for server in inproc workers uwsgi; do
+    [ "$(curl -s "http://127.0.0.1:${PORT[$server]}/")" = "$(curl -s "http://127.0.0.1:${PORT[gunicorn]}/")" ] || { echo "bodies differ for $name on $server" >&2; exit 1; }
+  done
   for server in "${SERVERS[@]}"; do rps "${PORT[$server]}" >/dev/null; done # warm-up
   declare -A RESULTS=()
   for round in $(seq 1 "$ROUNDS"); do
     order=("${SERVERS[@]}"); (( round % 2 )) || order=($(printf '%s\n' "${SERVERS[@]}" | tac))
     for server in "${order[@]}"; do RESULTS[$server]+="$(rps "${PORT[$server]}") "; done
   done
-  base=$(tr ' ' '\n' <<<"${RESULTS[gunicorn]}" | grep . | median)
+  gunicorn=$(tr ' ' '\n' <<<"${RESULTS[gunicorn]}" | grep . | median)
+  uwsgi=$(tr ' ' '\n' <<<"${RESULTS[uwsgi]}" | grep . | median)
   for server in "${SERVERS[@]}"; do
     value=$(tr ' ' '\n' <<<"${RESULTS[$server]}" | grep . | median)
-    printf '%-12s %-9s %12.0f %14.2f\n' "$name hello" "$server" "$value" "$(awk -v a="$value" -v b="$base" 'BEGIN { print a / b }')"
+    printf '%-12s %-9s %12.0f %12.2f %10.2f\n' "$name hello" "$server" "$value" \
+      "$(awk -v a="$value" -v b="$gunicorn" 'BEGIN { print a / b }')" "$(awk -v a="$value" -v b="$uwsgi" 'BEGIN { print a / b }')"
   done
-  kill "${PIDS[@]}" 2>/dev/null || true; PIDS=()
+  if [ "$name" = flask ]; then
+    # Resident memory of each Flask worker after the run, ours and gunicorn's (kB).
+    ours=$(pgrep -P "$(pgrep -f "serve-python bench_apps:flask_app ${PORT[workers]}")" | xargs -I{} awk '/VmRSS/ {print $2}' /proc/{}/status | tr '\n' ' ')
+    theirs=$(pgrep -P "$(pgrep -f "gunicorn --workers 2 --bind 127.0.0.1:${PORT[gunicorn]}" | head -n 1)" | xargs -I{} awk '/VmRSS/ {print $2}' /proc/{}/status | tr '\n' ' ')
+    echo "memory per Flask worker (kB RSS): workers $ours, gunicorn $theirs"
+  fi
+  stop_all
   unset PORT RESULTS
-  sleep 1
 done
 
-# A native endpoint beside a saturated Python app: CPU-bound requests (about 5 ms of hashing each) from 32
-# connections keep every Python thread busy while a second wrk measures the minimal API's latency.
+# A CPU-bound app (about 5 ms of hashing per request, pure Python) in 1 worker and in 2: Python on every core.
+start_workers 5391 bench_apps:busy 1
+start_workers 5392 bench_apps:busy 2
+ready 5391; ready 5392
+rps 5391 32 >/dev/null; rps 5392 32 >/dev/null
+one=""; two=""
+for round in 1 2 3; do one+="$(rps 5391 32) "; two+="$(rps 5392 32) "; done
+one=$(tr ' ' '\n' <<<"$one" | grep . | median); two=$(tr ' ' '\n' <<<"$two" | grep . | median)
+printf 'cpu-bound: 1 worker %.0f req/s, 2 workers %.0f req/s, ratio %.2f\n' "$one" "$two" "$(awk -v a="$two" -v b="$one" 'BEGIN { print a / b }')"
+stop_all
+
+# A native endpoint beside saturated workers: CPU-bound requests from 32 connections keep both workers busy while a
+# second wrk measures the minimal API's latency.
 cat > "$WORK/p95.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("native p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d requests\n",
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests))
 end
 LUA
-start_gateway 5390 bench_apps:busy
-ready 5390
-wrk -t1 -c32 -d12s "http://127.0.0.1:5390/" > "$WORK/busy.txt" & BUSY=$!
+start_workers 5393 bench_apps:busy 2
+ready 5393
+wrk -t1 -c32 -d12s "http://127.0.0.1:5393/" > "$WORK/busy.txt" & BUSY=$!
 sleep 1
-wrk -t1 -c4 -d10s -s "$WORK/p95.lua" "http://127.0.0.1:5390/native" | tail -n 1
+echo "beside 2 saturated workers: $(wrk -t1 -c4 -d10s -s "$WORK/p95.lua" "http://127.0.0.1:5393/native" | tail -n 1)"
 wait "$BUSY"
 echo "busy python: $(awk '/Requests\/sec/ {print $2}' "$WORK/busy.txt") req/s"
