@@ -3,6 +3,7 @@ using GatewayBridge.Benchmarks;
 
 // micro: BenchmarkDotNet per-request costs.  serve <plain|gateway> <port>: a twin server for load.sh.
 // serve-python <module:app> <port> <threads> [workers]: a Python WSGI app for python-load.sh (threads 0: the default).
+// serve-asgi <module:app> <port> <workers>: a Python ASGI app for python-load.sh (workers 0: the host's interpreter).
 // isolation: native-endpoint latency while gateway apps block, and slow or large uploads.
 // transport: round trips between the host and a Python worker process over candidate transports.
 if (args.Length >= 1 && args[0] == "transport")
@@ -28,6 +29,13 @@ if (args.Length >= 4 && args[0] == "serve-python")
     var port = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
     var workers = args.Length >= 5 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 0;
     await PythonLoadServer.RunAsync(args[1], port, int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), workers);
+    return 0;
+}
+
+if (args.Length >= 4 && args[0] == "serve-asgi")
+{
+    var port = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
+    await PythonLoadServer.RunAsync(args[1], port, 0, int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), asgi: true);
     return 0;
 }
 

@@ -6,13 +6,14 @@ using Microsoft.Extensions.Logging;
 namespace GatewayBridge.Benchmarks;
 
 /// <summary>
-/// A Python WSGI app on Kestrel through GatewayBridge, for python-load.sh: <c>/native</c> is a minimal API beside it,
+/// A Python WSGI or ASGI app on Kestrel through GatewayBridge, for python-load.sh: <c>/native</c> is a minimal API beside it,
 /// GET /_alloc answers for the readiness check.
 /// </summary>
 internal static class PythonLoadServer
 {
     /// <param name="workers">0 for the host's interpreter, or the worker processes per app.</param>
-    public static async Task RunAsync(string appSpec, int port, int threads, int workers)
+    /// <param name="asgi">Whether the app is an ASGI app.</param>
+    public static async Task RunAsync(string appSpec, int port, int threads, int workers, bool asgi = false)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
@@ -27,7 +28,15 @@ internal static class PythonLoadServer
         var app = builder.Build();
         app.MapGet("/_alloc", () => "ready");
         app.MapGet("/native", () => "ok");
-        app.UsePythonWsgiApp(appSpec);
+        if (asgi)
+        {
+            app.UsePythonAsgiApp(appSpec);
+        }
+        else
+        {
+            app.UsePythonWsgiApp(appSpec);
+        }
+
         await app.RunAsync();
     }
 }

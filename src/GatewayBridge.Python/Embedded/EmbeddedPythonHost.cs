@@ -22,6 +22,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
     private readonly ILogger _logger;
     private readonly GatewayMetrics _metrics;
     private readonly Lock _lock = new();
+    private readonly List<EmbeddedAsgiServer> _asgiServers = [];
     private PythonInterpreter? _python;
     private PythonThreads? _threads;
     private bool _stopped;
@@ -52,7 +53,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
     /// Imports <paramref name="appSpec"/> (gunicorn's <c>module:callable</c> or <c>module:factory()</c>), optionally
     /// wrapped in CPython's <c>wsgiref.validate</c>; fails with a message naming what could not be loaded.
     /// </summary>
-    public PyObject LoadApp(string appSpec, bool validate)
+    public PyObject LoadApp(string appSpec, bool validate, string kind = "WSGI")
     {
         var python = Interpreter();
         using (Py.GIL())
@@ -76,7 +77,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
             {
                 var installation = python.Installation;
                 throw new InvalidOperationException(
-                    $"The Python WSGI app '{appSpec}' could not be loaded: {ex.Type.Name}: {ex.Message}. " +
+                    $"The Python {kind} app '{appSpec}' could not be loaded: {ex.Type.Name}: {ex.Message}. " +
                     $"Python is {installation.Executable} ({installation.Version}), with sys.path {CurrentPath()}. " +
                     "If a module is missing, set PythonWsgiOptions.Python to the python3 that has the app's packages (a virtual " +
                     "environment's bin/python3, or the system's /usr/bin/python3 for Debian's python3-* packages), and " +
@@ -84,6 +85,22 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
                     ex);
             }
         }
+    }
+
+    /// <summary>
+    /// Imports the ASGI app <paramref name="appSpec"/> and starts its loop on a thread of its own; returns once the app's
+    /// lifespan startup is done, or throws with the app's message.
+    /// </summary>
+    public EmbeddedAsgiServer StartAsgi(string appSpec)
+    {
+        var app = LoadApp(appSpec, validate: false, "ASGI");
+        var server = EmbeddedAsgiServer.Start(Interpreter(), app, appSpec, TimeSpan.FromMinutes(1), _logger);
+        lock (_lock)
+        {
+            _asgiServers.Add(server);
+        }
+
+        return server;
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -129,6 +146,15 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
             _threads = null;
         }
 
+        // Each ASGI loop answers what it holds and runs its lifespan shutdown (the app gets GracefulTimeout for it).
+        List<EmbeddedAsgiServer> asgi;
+        lock (_lock)
+        {
+            asgi = [.. _asgiServers];
+            _asgiServers.Clear();
+        }
+
+        Parallel.ForEach(asgi, server => server.Stop(grace > TimeSpan.Zero ? _options.GracefulTimeout : TimeSpan.Zero));
         PythonHostSink.HostStopped(_loggers);
         threads?.Stop(grace, cancellationToken);
     }

@@ -16,6 +16,7 @@ internal sealed class PythonInterpreter
     private static readonly Lock StartLock = new();
     private static PythonInterpreter? s_current;
     private readonly PyObject _prependPath;
+    private PyObject? _asgiRunner;
 
     private PythonInterpreter(PythonInstallation installation, PyObject shim, PyObject host)
     {
@@ -151,6 +152,25 @@ internal sealed class PythonInterpreter
         using var modules = sys.GetAttr("modules");
         modules[name] = module;
         return module;
+    }
+
+    /// <summary>
+    /// The ASGI server's <c>run_embedded</c> (gatewaybridge_asgi.py), its modules loaded on first use; call it holding
+    /// the GIL.
+    /// </summary>
+    public PyObject AsgiRunner()
+    {
+        lock (StartLock)
+        {
+            if (_asgiRunner is null)
+            {
+                Load("gatewaybridge_frames").Dispose();
+                using var asgi = Load("gatewaybridge_asgi");
+                _asgiRunner = asgi.GetAttr("run_embedded");
+            }
+
+            return _asgiRunner;
+        }
     }
 
     /// <summary>Puts <paramref name="folders"/> first on <c>sys.path</c>, each once.</summary>

@@ -1,9 +1,13 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace GatewayBridge.Python;
 
-/// <summary>Builds the handler behind <c>UsePythonWsgiApp</c> and <c>MapPythonWsgiApp</c>, in the mode the options choose.</summary>
+/// <summary>Builds the handler behind the Python apps' <c>Use*</c> and <c>Map*</c> entry points, in the mode the options choose.</summary>
 internal static class PythonHandlerFactory
 {
     public static GatewayRequestHandler Create(IServiceProvider services, string appSpec, Action<GatewayOptions> configure)
@@ -23,5 +27,22 @@ internal static class PythonHandlerFactory
 
         var app = host.LoadApp(appSpec, validate);
         return GatewayHandlerFactory.Create(services, options, (_, logger) => new EmbeddedAppInvoker(app, host, options.QueueLimit, logger));
+    }
+
+    /// <summary>The handler behind <c>UsePythonAsgiApp</c> and <c>MapPythonAsgiApp</c>: the app's loop in the host's interpreter, or its workers.</summary>
+    public static IGatewayRequestHandler CreateAsgi(IServiceProvider services, string appSpec, Action<GatewayOptions> configure)
+    {
+        var host = services.GetService<EmbeddedPythonHost>() ?? throw new InvalidOperationException(
+            "Python ASGI apps need the Python host: call builder.Services.AddPythonWsgi() before mounting one.");
+        var python = services.GetRequiredService<IOptions<PythonWsgiOptions>>().Value;
+        var options = GatewayHandlerFactory.CreateOptions(configure);
+        var loggers = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        var logger = loggers.CreateLogger<AsgiRequestHandler>();
+        var metrics = new GatewayMetrics(services.GetService<IMeterFactory>());
+        services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(metrics.Dispose);
+        IAsgiServer server = python.Workers > 0
+            ? new WorkerAsgiServer(services.GetRequiredService<WorkerSupervisor>().CreatePool(appSpec, validate: false, options.QueueLimit, asgi: true), logger)
+            : host.StartAsgi(appSpec);
+        return new AsgiRequestHandler(server, appSpec, options, logger, metrics);
     }
 }

@@ -70,4 +70,16 @@ internal static partial class PythonWsgiLoggingExtensions
 
     [LoggerMessage(232, LogLevel.Warning, "{Method} {Path} failed with {StatusCode}: Python worker {WorkerPid} {Reason}.")]
     public static partial void WorkerRequestFailed(this ILogger logger, string method, PathString path, int statusCode, int workerPid, string reason);
+
+    [LoggerMessage(240, LogLevel.Error, "{Method} {Path}: the Python ASGI app {AppSpec} failed; {Outcome}.")]
+    public static partial void AsgiAppFailed(this ILogger logger, string method, PathString path, string appSpec, string outcome, Exception exception);
+
+    [LoggerMessage(241, LogLevel.Error, "The Python ASGI app failed for {Path} after its response was complete.")]
+    public static partial void AsgiAppFailedAfterResponse(this ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(242, LogLevel.Warning, "A WebSocket request for {Path} reached the Python ASGI app as plain HTTP: call app.UseWebSockets() before mounting the app to serve WebSockets.")]
+    public static partial void WebSocketsNotEnabled(this ILogger logger, PathString path);
+
+    [LoggerMessage(243, LogLevel.Information, "The request body for {Path} is larger than Kestrel's MaxRequestBodySize of {Limit} bytes; answered 413.")]
+    public static partial void AsgiBodyTooLarge(this ILogger logger, PathString path, long limit);
 }

@@ -22,10 +22,13 @@ Worker to host:
     ERROR     the app failed: type, message and traceback, NUL-separated; the response is over
     CLOSE_FAILED  the traceback of the iterable's failed close();  LOG  a logging record or a wsgi.errors line
     RETIRE    resident memory passed the limit: replace me;  GOODBYE  SIGTERM: send nothing new, then STOP me
+An ASGI worker (gatewaybridge_asgi) adds its own frames for the ASGI events, and TAKEN (request bytes the app has
+read) and DONE_APP (the app returned).
 
 The host's side of the same protocol is GatewayBridge.Python's Workers/WorkerFrames.cs.
 """
 
+import select
 import struct
 import threading
 
@@ -35,12 +38,13 @@ U64 = struct.Struct("<Q")
 OFFSET_COUNT = struct.Struct("<QQ")
 LOG_HEAD = struct.Struct("<BH")
 
-HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE = range(1, 11)
+HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE, TAKEN, DONE_APP = range(1, 13)
 CONFIG, REQUEST, CREDIT, CANCEL, DONE, STOP = range(20, 26)
 HEAD, LENGTH, END, WHOLE, DESCRIPTOR = 1, 2, 4, 8, 16
 
 WINDOW = 256 * 1024  # body bytes a response may have on their way before the host grants more
 FRAGMENT = 64 * 1024  # the largest body frame: the host never holds more than this of one read
+IOV_MAX = 1024  # Linux's limit on the pieces of one sendmsg()
 SMALL = 16 * 1024  # what is joined into one buffer before it is sent; larger pieces are sent where they are
 
 
@@ -80,13 +84,20 @@ class Connection:
                 return
             views = [memoryview(p) for p in out if p]
             while views:
-                sent = self.sock.sendmsg(views)
+                # At most IOV_MAX pieces per call (a request that logs hundreds of lines queues thousands).
+                sent = self.sock.sendmsg(views[:IOV_MAX])
                 while sent and views:
                     if sent >= len(views[0]):
                         sent -= len(views.pop(0))
                     else:
                         views[0] = views[0][sent:]
                         sent = 0
+
+    def readable(self, timeout):
+        """Whether a frame (or part of one) can be read now, or within `timeout` seconds."""
+        if self.end - self.start >= HEADER.size:
+            return True
+        return bool(select.select([self.sock], [], [], timeout)[0])
 
     def next_frame(self):
         """(kind, flags, id, payload) of the next whole frame, waiting for it (what is queued to send goes first)."""

@@ -59,31 +59,34 @@ class Worker:
         self.queue_ready = threading.Condition(self.lock)
         self.pid = os.getpid()
         self.scoreboard = _scoreboard(config.get("scoreboard"))
+        self.last_started = 0
+        self.cancelled_early = set()  # ids cancelled before they started: they are answered without running the app
 
     # -- serving -------------------------------------------------------------------------------------------
 
     def serve(self):
-        # SIGTERM is a graceful stop, as gunicorn's workers take it. It is taken by a thread of its own, which tells the
-        # host at once (GOODBYE: send nothing new, then STOP once what this worker holds is answered), so the serving
-        # thread needs no wakeup: it waits in a plain recv() and reads nothing twice.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        threading.Thread(target=self._take_sigterm, name="GatewayBridge SIGTERM", daemon=True).start()
-        if self.threads > 1:
-            for i in range(self.threads):
-                threading.Thread(target=self._thread_loop, name=f"GatewayBridge worker thread {i + 1}", daemon=True).start()
+        _take_sigterm(lambda: (self._say_goodbye(), self.conn.flush()))
+        threads = [threading.Thread(target=self._thread_loop, name=f"GatewayBridge worker thread {i + 1}", daemon=True)
+                   for i in range(self.threads if self.threads > 1 else 0)]
+        for thread in threads:
+            thread.start()
         try:
             while True:
                 frame = self.pending.popleft() if self.pending else self.conn.next_frame()
                 if frame[0] == STOP:
                     break
                 if frame[0] == REQUEST:
-                    if self.threads > 1:
+                    if threads:
                         with self.lock:
                             self.queue.append(frame)
                             self.queue_ready.notify()
                     else:
-                        self._started(frame[2])
-                        self._serve_request(frame)
+                        # What arrived while the last request ran is read first: a CANCEL for this one among it.
+                        self._read_arrived()
+                        if self._started(frame[2]):
+                            self._serve_request(frame)
+                        # Each answer goes out before the next request starts: a slow one must not hold it back.
+                        self.conn.flush()
                 else:
                     self._control(frame)
         except HostGone:
@@ -92,18 +95,45 @@ class Worker:
             with self.lock:
                 self.stopping = True
                 self.queue_ready.notify_all()
+        self._finish(threads)
 
-    def _take_sigterm(self):
-        signal.sigwait({signal.SIGTERM})
-        self.stopping = True
-        self._say_goodbye()
-        self.conn.flush()
+    def _read_arrived(self):
+        while self.conn.readable(0):
+            frame = self.conn.next_frame()
+            if frame[0] == REQUEST or frame[0] == STOP:
+                self.pending.append(frame)
+            else:
+                self._control(frame)
+
+    def _finish(self, threads):
+        # STOP means "finish what was received": the threads answer the requests still queued, while the credit and
+        # the cancels for them keep coming in.
+        try:
+            while any(thread.is_alive() for thread in threads):
+                if self.conn.readable(0.05):
+                    frame = self.conn.next_frame()
+                    if frame[0] != REQUEST and frame[0] != STOP:
+                        self._control(frame)
+        except HostGone:
+            pass
+        for thread in threads:
+            thread.join()
 
     def _started(self, request_id):
-        # Requests are taken in the order they came, so the last one taken tells the host, should this worker die,
-        # which of those it sent ahead never started and can go to another worker. Shared memory: no system call.
+        """Marks the request started; False if it was cancelled before it started (it is answered, without the app)."""
+        # Requests are taken in the order they came (the host sends them in id order), so the last one taken tells the
+        # host, should this worker die, which of those it sent ahead never started and can go to another worker.
+        # Shared memory: no system call.
+        with self.lock:
+            self.last_started = request_id
+            cancelled = request_id in self.cancelled_early
+            self.cancelled_early.discard(request_id)
         if self.scoreboard is not None:
             U32.pack_into(self.scoreboard, 0, request_id)
+        if cancelled:
+            self.conn.send(RESPONSE, END, request_id)
+            self.conn.flush()
+        return not cancelled
 
     def _say_goodbye(self):
         with self.lock:
@@ -118,14 +148,23 @@ class Worker:
         if kind == DONE and request is not None:
             self._release(request)
         elif request is None:
+            if kind == CANCEL:
+                with self.lock:
+                    if request_id > self.last_started:
+                        # Sent ahead and cancelled before it started: the app never sees it.
+                        self.cancelled_early.add(request_id)
             return
+        elif request.changed is not None:
+            with request.changed:
+                if kind == CREDIT:
+                    request.credit += U32.unpack(payload)[0]
+                elif kind == CANCEL:
+                    request.cancelled = True
+                request.changed.notify_all()
         elif kind == CREDIT:
             request.credit += U32.unpack(payload)[0]
         elif kind == CANCEL:
             request.cancelled = True
-        if request is not None and request.changed is not None:
-            with request.changed:
-                request.changed.notify_all()
 
     def _thread_loop(self):
         while True:
@@ -135,9 +174,9 @@ class Worker:
                 if not self.queue:
                     return
                 frame = self.queue.popleft()
-                self._started(frame[2])
-            self._serve_request(frame)
-            self.conn.flush()
+            if self._started(frame[2]):
+                self._serve_request(frame)
+                self.conn.flush()
 
     # -- one request ---------------------------------------------------------------------------------------
 
@@ -218,7 +257,11 @@ class Worker:
                 parts.append(U64.pack(len(data)))
             parts.append(piece)
             self.conn.send(RESPONSE, frame_flags, request.id, *parts)
-            request.credit -= len(piece)
+            if request.changed is not None:
+                with request.changed:
+                    request.credit -= len(piece)
+            else:
+                request.credit -= len(piece)
             self.conn.flush()
             first = False
         return True
@@ -298,6 +341,24 @@ _forked = False
 _sock = None
 
 
+def _take_sigterm(goodbye):
+    """SIGTERM is a graceful stop, as gunicorn's workers take it: the host is told at once (GOODBYE: send nothing new,
+    then STOP once what this worker holds is answered). The signal's C handler writes to a pipe a thread of its own
+    reads, so it is taken whichever thread it hits and whatever the main thread is doing; no signal stays blocked,
+    so the app's own children get SIGTERM as usual."""
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    os.set_blocking(read_end, True)
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+    def wait():
+        while True:
+            if signal.SIGTERM in os.read(read_end, 64):
+                goodbye()
+
+    threading.Thread(target=wait, name="GatewayBridge SIGTERM", daemon=True).start()
+
+
 def _in_child():
     global _forked
     _forked = True
@@ -334,12 +395,18 @@ def _handshake(conn, token, host_token):
     return config
 
 
+def _log_now(conn, name, level, message, detail):
+    conn.send(LOG, 0, 0, LOG_HEAD.pack(0, level), "\0".join((name, message, detail or "")).encode("utf-8", "backslashreplace"))
+    conn.flush()
+
+
 def _configure(conn, config, worker_ref):
     for folder in reversed(config.get("path", [])):
         if folder not in sys.path:
             sys.path.insert(0, folder)
     shim._WSGI.update({"wsgi.multiprocess": True, "wsgi.multithread": config["threads"] > 1})
-    shim._log = lambda *record: worker_ref[0].log(*record)
+    # Records logged while the app is imported, before anything serves, go to the host at once.
+    shim._log = lambda *record: worker_ref[0].log(*record) if worker_ref[0] else _log_now(conn, *record)
     shim._errors_line = lambda line: worker_ref[0].errors_line(line)
     shim._write = lambda call_id, head, data: worker_ref[0].write(call_id, head, data)
     host.install_logging(config.get("log_level", 20))
@@ -362,18 +429,27 @@ def main():
 
     # A child the app forks must not hold the host's connection: the host would not see this worker die.
     os.register_at_fork(after_in_child=_in_child)
+    # A process group of its own: Ctrl+C at the host's terminal stops the host, which stops its workers in order,
+    # instead of interrupting them in the middle of their requests.
+    os.setpgid(0, 0)
 
     config = _handshake(conn, token, host_token)
     worker_ref = [None]
+    asgi = config.get("interface") == "asgi"
     try:
         _configure(conn, config, worker_ref)
         app = host.load_app(config["app"])
-        if config.get("validate"):
+        if config.get("validate") and not asgi:
             app = host.validated(app)
     except BaseException:
         conn.send(FAILED, 0, 0, traceback.format_exc().encode("utf-8", "backslashreplace"))
         conn.flush()
         sys.exit(BOOT_ERROR)
+    if asgi:
+        # An ASGI app: its own loop serves every request (gatewaybridge_asgi); the lifespan runs before READY.
+        import gatewaybridge_asgi
+
+        sys.exit(gatewaybridge_asgi.run(sock, app, config["app"], max_memory=config.get("max_memory")))
     worker = worker_ref[0] = Worker(conn, app, config)
     info = {"pid": os.getpid(), "python": sys.version.split()[0], "executable": sys.executable}
     conn.send(READY, 0, 0, json.dumps(info).encode())

@@ -43,7 +43,11 @@ _log = _errors_line = _write = None
 
 def start(app, call_id, environ_text, body, body_length, body_path):
     """Runs the app up to its first body bytes (or to its end, for a list)."""
-    call = _Call(call_id, environ_text, body, body_length, body_path)
+    try:
+        call = _Call(call_id, environ_text, body, body_length, body_path)
+    except BaseException:
+        # The request could not even be set up (its spilled body is gone: the client left while it waited).
+        return None, _current_error(), ERROR, None
     try:
         result = call.result = app(call.environ, call.start_response)
         if type(result) is list or type(result) is tuple:
@@ -168,16 +172,13 @@ class _Call:
         except BaseException:
             os.close(fd)
             raise
-        return head, (fd, offset, count, _path_of(wrapper.filelike, fd)), FILE, self.close()
+        # The path is taken after close(): a file that close() deletes (a NamedTemporaryFile) then goes by its
+        # descriptor, which this duplicate keeps open, instead of by a name that is gone when the host opens it.
+        failure = self.close()
+        return head, (fd, offset, count, _path_of(wrapper.filelike, fd)), FILE, failure
 
     def fail(self):
-        kind, value, tb = sys.exc_info()
-        try:
-            error = (kind.__name__, str(value), "".join(traceback.format_exception(kind, value, tb)))
-        except BaseException:
-            # An exception whose str() itself fails still gets reported, by its type.
-            error = (kind.__name__, "", "".join(traceback.format_exception_only(kind, None)))
-        return None, error, ERROR, self.close()
+        return None, _current_error(), ERROR, self.close()
 
     def close(self):
         """close() exactly once; returns the traceback of a close() that failed, or None."""
@@ -194,6 +195,16 @@ class _Call:
         self.errors.flush()
         self.input.close()
         return failure
+
+
+def _current_error():
+    """The exception being handled: its type's name, its message and its traceback."""
+    kind, value, tb = sys.exc_info()
+    try:
+        return kind.__name__, str(value), "".join(traceback.format_exception(kind, value, tb))
+    except BaseException:
+        # An exception whose str() itself fails still gets reported, by its type.
+        return kind.__name__, "", "".join(traceback.format_exception_only(kind, None))
 
 
 def _path_of(filelike, fd):

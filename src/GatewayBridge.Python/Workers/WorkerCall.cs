@@ -8,10 +8,10 @@ namespace GatewayBridge.Python;
 
 /// <summary>
 /// One request on a worker process: the parts of its response as the worker sends them, the credit that keeps the
-/// worker at most <see cref="WorkerFrames.Window"/> bytes ahead of the client, and since when the worker has been
-/// running app code for it (the supervisor's timeout).
+/// worker at most <see cref="WorkerFrames.Window"/> bytes ahead of the client, and when the worker last showed
+/// progress on it (the supervisor's timeout).
 /// </summary>
-internal sealed class WorkerCall
+internal sealed class WorkerCall : IWorkerCall
 {
     // Unbounded on purpose: the worker's window bounds what can be in it, so the connection's reader never waits
     // for one slow client while other requests on the same worker have frames to deliver. The request's code runs on
@@ -22,7 +22,7 @@ internal sealed class WorkerCall
 
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _outstanding;
-    private long _inAppSince;
+    private long _lastProgress;
     private volatile bool _stopped;
 
     public WorkerCall(WorkerProcess worker, uint id, string path)
@@ -30,7 +30,6 @@ internal sealed class WorkerCall
         Worker = worker;
         Id = id;
         Path = path;
-        _inAppSince = Stopwatch.GetTimestamp();
     }
 
     public WorkerProcess Worker { get; }
@@ -42,18 +41,45 @@ internal sealed class WorkerCall
 
     public ChannelReader<PythonResponsePart> Parts => _parts.Reader;
 
+    /// <summary>Body bytes the worker has sent that the client has not yet taken.</summary>
+    public long Outstanding => Interlocked.Read(ref _outstanding);
+
     /// <summary>Completed when the worker is done with the request (its last frame came, or the worker died).</summary>
     public Task Finished => _finished.Task;
 
     /// <summary>
-    /// When the worker last started running app code for this call (a timestamp), or 0 while it waits for credit,
-    /// that is, for a slow client rather than for the app.
+    /// Whether app code has run for this call for longer than <paramref name="limit"/> (Stopwatch ticks) without a
+    /// sign of progress. The clock starts when the watchdog first sees the call <paramref name="started"/> (not when it
+    /// was sent ahead), restarts at each frame, each grant of credit and the request's cancel, and stands still while
+    /// the worker waits for credit: then it waits for the client, not for the app.
     /// </summary>
-    public long InAppSince => Interlocked.Read(ref _inAppSince);
+    public bool IsStuck(long now, long limit, bool started)
+    {
+        if (_finished.Task.IsCompleted)
+        {
+            return false;
+        }
+
+        var last = Interlocked.Read(ref _lastProgress);
+        if (last == 0)
+        {
+            if (started)
+            {
+                Interlocked.CompareExchange(ref _lastProgress, now, 0);
+            }
+
+            return false;
+        }
+
+        return (_stopped || Interlocked.Read(ref _outstanding) < WorkerFrames.Window) && now - last > limit;
+    }
+
+    private void Progress() => Interlocked.Exchange(ref _lastProgress, Stopwatch.GetTimestamp());
 
     /// <summary>Handles a frame the worker sent for this call; returns whether it was the last one.</summary>
     public bool OnFrame(byte type, byte flags, ReadOnlySpan<byte> payload)
     {
+        Progress();
         switch (type)
         {
             case WorkerFrames.Response:
@@ -114,10 +140,7 @@ internal sealed class WorkerCall
 
         if (kind is PythonStepKind.Chunk or PythonStepKind.Length)
         {
-            var outstanding = Interlocked.Add(ref _outstanding, payload.Length);
-
-            // A worker out of credit waits for the client, not for the app: that time is not the app's.
-            Interlocked.Exchange(ref _inAppSince, outstanding >= WorkerFrames.Window ? 0 : Stopwatch.GetTimestamp());
+            Interlocked.Add(ref _outstanding, payload.Length);
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
@@ -155,19 +178,14 @@ internal sealed class WorkerCall
             return;
         }
 
-        var outstanding = Interlocked.Add(ref _outstanding, -bytes);
-        if (outstanding < WorkerFrames.Window && InAppSince == 0 && !_finished.Task.IsCompleted)
-        {
-            Interlocked.Exchange(ref _inAppSince, Stopwatch.GetTimestamp());
-        }
-
+        Interlocked.Add(ref _outstanding, -bytes);
+        Progress();
         Worker.Send(WorkerFrames.BuildCredit(Id, bytes));
     }
 
     /// <summary>The worker is done with the request: its last frame came.</summary>
     public void Complete()
     {
-        Interlocked.Exchange(ref _inAppSince, 0);
         _parts.Writer.TryComplete();
         _finished.TrySetResult();
     }
@@ -175,7 +193,6 @@ internal sealed class WorkerCall
     /// <summary>The worker failed the request without answering it (it died, timed out or broke the protocol).</summary>
     public void Fail(WorkerFailure failure)
     {
-        Interlocked.Exchange(ref _inAppSince, 0);
         _parts.Writer.TryWrite(new(PythonStepKind.WorkerFailed, null, null, 0, null, null, null, 0, failure));
         _parts.Writer.TryComplete();
         _finished.TrySetResult();
@@ -190,6 +207,8 @@ internal sealed class WorkerCall
         _stopped = true;
         if (!_finished.Task.IsCompleted)
         {
+            // The app's close() now runs: it gets the timeout of its own.
+            Progress();
             Worker.Send(WorkerFrames.Build(WorkerFrames.Cancel, Id));
         }
 

@@ -1,31 +1,41 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace GatewayBridge.Python;
 
 /// <summary>
 /// The host's end of one worker's socket. A thread of its own reads it with blocking calls and hands each frame,
-/// whole, to the worker's handler, on that thread; frames from any thread are sent at once, one at a time.
+/// whole, to the worker's handler, on that thread. Frames from any thread are sent at once, in order, and no sender
+/// ever waits for the worker: what the socket cannot take now waits in a backlog that a writer thread sends.
 /// </summary>
 /// <remarks>
 /// Measured before choosing (test/GatewayBridge.Benchmarks, <c>transport</c>): for one request at a time, a blocking
 /// reader costs the host about 18 µs of CPU per round trip against 27 µs for .NET's asynchronous socket calls (whose
 /// completions hop from the epoll thread to the thread pool), and 8 µs against 20 µs with two requests in flight.
-/// Sends rarely wait: a worker is sent only what fits its threads and one request ahead each, and the send buffer
-/// is made large enough for that.
+/// Sends are non-blocking system calls on the caller's thread; a sender that waited for a worker busy sending its
+/// own frames (while this reader, the one sending, stopped reading them) would deadlock the two.
 /// </remarks>
 internal sealed class WorkerConnection : IDisposable
 {
     private const int SendBuffer = 4 * 1024 * 1024;
+    private const int MsgDontWait = 0x40;
+    private const int MsgNoSignal = 0x4000;
+    private const int EAgain = 11;
+    private const int EIntr = 4;
 
     private readonly Socket _socket;
-    private readonly Lock _sendLock = new();
+    private readonly object _sendLock = new();
+    private readonly Queue<byte[]> _backlog = new();
+    private Thread? _writer;
     private volatile bool _broken;
 
     public WorkerConnection(Socket socket)
     {
         _socket = socket;
         _socket.Blocking = true;
+
+        // As large as the kernel allows (net.core.wmem_max caps it): fewer frames wait in the backlog.
         _socket.SendBufferSize = SendBuffer;
     }
 
@@ -39,18 +49,112 @@ internal sealed class WorkerConnection : IDisposable
                 return;
             }
 
+            if (_backlog.Count == 0)
+            {
+                var sent = TrySend(frame);
+                if (sent < 0)
+                {
+                    Break();
+                    return;
+                }
+
+                if (sent == frame.Length)
+                {
+                    return;
+                }
+
+                frame = frame[sent..];
+            }
+
+            // The worker is not reading now: the rest waits, and everything after it, so that frames keep their order.
+            _backlog.Enqueue(frame.ToArray());
+            if (_writer is null)
+            {
+                _writer = new Thread(WriteBacklog) { IsBackground = true, Name = "GatewayBridge worker writer" };
+                _writer.Start();
+            }
+
+            Monitor.Pulse(_sendLock);
+        }
+    }
+
+    // Sends what the socket takes now without waiting; -1 when the connection is broken.
+    private int TrySend(ReadOnlySpan<byte> frame)
+    {
+        var total = 0;
+        while (total < frame.Length)
+        {
+            var sent = SendNoWait(_socket.SafeHandle, ref MemoryMarshal.GetReference(frame[total..]), frame.Length - total, MsgDontWait | MsgNoSignal);
+            if (sent >= 0)
+            {
+                total += (int)sent;
+                continue;
+            }
+
+            var error = Marshal.GetLastPInvokeError();
+            if (error == EIntr)
+            {
+                continue;
+            }
+
+            return error == EAgain ? total : -1;
+        }
+
+        return total;
+    }
+
+    private void WriteBacklog()
+    {
+        while (true)
+        {
+            byte[] next;
+            lock (_sendLock)
+            {
+                while (_backlog.Count == 0 && !_broken)
+                {
+                    Monitor.Wait(_sendLock);
+                }
+
+                if (_broken)
+                {
+                    return;
+                }
+
+                // Left in the backlog while it is sent, so that new frames queue behind it.
+                next = _backlog.Peek();
+            }
+
             try
             {
-                while (!frame.IsEmpty)
+                var sent = 0;
+                while (sent < next.Length)
                 {
-                    frame = frame[_socket.Send(frame)..];
+                    sent += _socket.Send(next.AsSpan(sent));
                 }
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
-                _broken = true;
+                lock (_sendLock)
+                {
+                    Break();
+                }
+
+                return;
+            }
+
+            lock (_sendLock)
+            {
+                _backlog.Dequeue();
             }
         }
+    }
+
+    // Under the send lock.
+    private void Break()
+    {
+        _broken = true;
+        _backlog.Clear();
+        Monitor.PulseAll(_sendLock);
     }
 
     /// <summary>
@@ -79,7 +183,7 @@ internal sealed class WorkerConnection : IDisposable
                     var header = buffer.AsSpan(start, WorkerFrames.HeaderSize);
                     var length = BinaryPrimitives.ReadInt32LittleEndian(header);
                     var type = header[4];
-                    if (length is < 0 or > WorkerFrames.MaxPayload || type is 0 or > WorkerFrames.Goodbye)
+                    if (length is < 0 or > WorkerFrames.MaxPayload || !WorkerFrames.IsFromWorker(type))
                     {
                         throw new InvalidDataException($"The worker sent bytes that are not a frame (type {type}, length {length}).");
                     }
@@ -131,7 +235,11 @@ internal sealed class WorkerConnection : IDisposable
 
     public void Dispose()
     {
-        _broken = true;
+        lock (_sendLock)
+        {
+            Break();
+        }
+
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -142,6 +250,10 @@ internal sealed class WorkerConnection : IDisposable
 
         _socket.Dispose();
     }
+
+    [DllImport("libc", EntryPoint = "send", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern nint SendNoWait(SafeHandle socket, ref byte buffer, nint length, int flags);
 }
 
 /// <summary>Handles one frame from a worker; the payload is valid only during the call.</summary>

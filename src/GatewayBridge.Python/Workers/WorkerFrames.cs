@@ -28,6 +28,28 @@ internal static class WorkerFrames
     public const byte Log = 8;
     public const byte Retire = 9;
     public const byte Goodbye = 10;
+    public const byte Taken = 11;
+    public const byte DoneApp = 12;
+
+    // ASGI, host to worker (gatewaybridge_asgi.py).
+    public const byte AsgiHttp = 30;
+    public const byte AsgiBody = 31;
+    public const byte AsgiDisconnect = 32;
+    public const byte WsConnect = 33;
+    public const byte WsMessage = 34;
+    public const byte WsDisconnect = 35;
+
+    // ASGI, worker to host.
+    public const byte AsgiStart = 40;
+    public const byte AsgiResponseBody = 41;
+    public const byte WsAccept = 42;
+    public const byte WsSend = 43;
+    public const byte WsClose = 44;
+
+    // ASGI flags: more body follows; a text message; a request without a body (on ASGI_HTTP).
+    public const byte MoreFlag = 1;
+    public const byte TextFlag = 1;
+    public const byte EmptyFlag = 2;
 
     // Host to worker.
     public const byte Config = 20;
@@ -60,6 +82,9 @@ internal static class WorkerFrames
         payload.CopyTo(frame.AsSpan(HeaderSize));
         return frame;
     }
+
+    /// <summary>Whether <paramref name="type"/> is a frame a worker may send.</summary>
+    public static bool IsFromWorker(byte type) => type is >= Hello and <= DoneApp or >= AsgiStart and <= WsClose;
 
     public static byte[] BuildCredit(uint requestId, int bytes)
     {

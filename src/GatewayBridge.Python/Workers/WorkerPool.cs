@@ -11,6 +11,9 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal sealed class WorkerPool
 {
+    /// <summary>The requests an ASGI worker holds at most; more wait in the bridge's queue.</summary>
+    public const int AsgiConcurrency = 1000;
+
     private static readonly long AheadWindow = Stopwatch.Frequency / 10;
     private static int s_lastId;
 
@@ -20,6 +23,7 @@ internal sealed class WorkerPool
     private readonly QueueAccounting _accounting;
     private readonly PythonWorkerMetrics _metrics;
     private readonly bool _validate;
+    private readonly bool _asgi;
     private readonly Lock _lock = new();
     private readonly List<WorkerProcess> _workers = [];
     private readonly LinkedList<Waiter> _waiters = [];
@@ -29,20 +33,24 @@ internal sealed class WorkerPool
     private int _failures;
     private bool _stopping;
 
-    public WorkerPool(WorkerSupervisor supervisor, string appSpec, bool validate, int queueLimit)
+    public WorkerPool(WorkerSupervisor supervisor, string appSpec, bool validate, int queueLimit, bool asgi = false)
     {
         Supervisor = supervisor;
         AppSpec = appSpec;
         _validate = validate;
+        _asgi = asgi;
         _options = supervisor.Options;
-        _threads = _options.Threads ?? 1;
+
+        // An ASGI worker's loop serves many requests at once; it is sent up to a thousand (uvicorn has no limit by
+        // default), the least loaded worker first.
+        _threads = asgi ? AsgiConcurrency : _options.Threads ?? 1;
 
         // While all its threads are busy, a worker is sent up to three more requests per thread, so that it finds its
         // next request waiting and takes several per read (python-load.sh: a bare hello at 1 request ahead per thread
         // ran at 13.5k req/s, at 3 ahead 19.1k, at 7 ahead 17.9k). Only to a worker that finished a request in the last
         // 100 ms: a slow call does not gather more requests behind it. One sent ahead that has not started when its
         // worker dies goes to another worker.
-        _depth = 4 * _threads;
+        _depth = asgi ? _threads : 4 * _threads;
         _loggers = supervisor.Loggers;
         _logger = supervisor.Logger;
         _metrics = supervisor.Metrics;
@@ -100,7 +108,7 @@ internal sealed class WorkerPool
             await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             var failure = starting.Select(t => t.Exception?.InnerException).OfType<WorkerStartException>().FirstOrDefault();
             throw new InvalidOperationException(
-                $"The Python WSGI app '{AppSpec}' could not be loaded in a worker process (pid {failure?.Pid}, {Supervisor.Installation.Executable}): " +
+                $"The Python {(_asgi ? "ASGI" : "WSGI")} app '{AppSpec}' could not be loaded in a worker process (pid {failure?.Pid}, {Supervisor.Installation.Executable}): " +
                 $"{failure?.Message}.{(failure?.PythonTraceback is { Length: > 0 } tb ? "\n" + tb : "")}",
                 failure);
         }
@@ -155,6 +163,7 @@ internal sealed class WorkerPool
         {
             ["proof"] = Supervisor.HostToken,
             ["app"] = AppSpec,
+            ["interface"] = _asgi ? "asgi" : "wsgi",
             ["path"] = Supervisor.PythonPath,
             ["threads"] = _threads,
             ["validate"] = _validate,
@@ -171,9 +180,14 @@ internal sealed class WorkerPool
     /// bridge's queue, as soon as one has: the worker that frees a thread sends the next waiting request itself, on its
     /// reader's thread, so the queue costs no extra thread hop.
     /// </summary>
-    public ValueTask<WorkerCall> DispatchAsync(EnvironDictionary environ, CancellationToken cancellationToken)
+    public ValueTask<WorkerCall> DispatchAsync(EnvironDictionary environ, CancellationToken cancellationToken) =>
+        DispatchAsync(worker => worker.Dispatch(environ), cancellationToken);
+
+    /// <summary>As the WSGI overload, for any kind of call: <paramref name="dispatch"/> sends it to the worker given.</summary>
+    public ValueTask<T> DispatchAsync<T>(Func<WorkerProcess, T> dispatch, CancellationToken cancellationToken)
+        where T : class, IWorkerCall
     {
-        Waiter waiter;
+        Waiter<T> waiter;
         WorkerProcess? free;
         lock (_lock)
         {
@@ -185,22 +199,23 @@ internal sealed class WorkerPool
             }
             else
             {
-                waiter = new Waiter(environ, _accounting.Enqueue());
+                waiter = new Waiter<T>(dispatch, _accounting.Enqueue());
                 waiter.Node = _waiters.AddLast(waiter);
-                return new ValueTask<WorkerCall>(WaitAsync(waiter, cancellationToken));
+                return new ValueTask<T>(WaitAsync(waiter, cancellationToken));
             }
         }
 
-        return new ValueTask<WorkerCall>(free.Dispatch(environ));
+        return new ValueTask<T>(dispatch(free));
     }
 
-    private async Task<WorkerCall> WaitAsync(Waiter waiter, CancellationToken cancellationToken)
+    private async Task<T> WaitAsync<T>(Waiter<T> waiter, CancellationToken cancellationToken)
+        where T : class, IWorkerCall
     {
         using (cancellationToken.UnsafeRegister(static (state, token) =>
         {
             var (pool, waiter) = ((WorkerPool, Waiter))state!;
             pool.Abandon(waiter, token);
-        }, (this, waiter)))
+        }, (this, (Waiter)waiter)))
         {
             return await waiter.Completion.Task.ConfigureAwait(false);
         }
@@ -220,7 +235,7 @@ internal sealed class WorkerPool
             _accounting.Leave();
         }
 
-        waiter.Completion.TrySetCanceled(token);
+        waiter.Cancel(token);
     }
 
     // Under the lock: a serving worker with fewer than `limit` requests, the least loaded first; when sending ahead,
@@ -298,12 +313,7 @@ internal sealed class WorkerPool
     {
         foreach (var waiter in waiters ?? [])
         {
-            var call = worker.Dispatch(waiter.Environ);
-            if (!waiter.Completion.TrySetResult(call))
-            {
-                // The client left just now: the worker closes the app at its first step.
-                call.Stop();
-            }
+            waiter.Send(worker);
         }
     }
 
@@ -320,20 +330,33 @@ internal sealed class WorkerPool
         }
     }
 
+    // A worker past MaxRequests goes on serving until its replacement is ready, so the pool never has fewer workers
+    // than it should (one worker's pool would answer nothing meanwhile); one over its memory limit, or told to stop
+    // (SIGTERM), takes nothing new from now on.
     private void RetireLocked(WorkerProcess worker, string reason)
     {
         worker.RetireReason = reason;
-        if (worker.IsServing)
+        var keepServing = reason == "max_requests" && !_stopping;
+        if (!keepServing)
         {
-            worker.IsServing = false;
-            _accounting.WorkerStopped();
+            StopServingLocked(worker);
         }
 
         _logger.WorkerRetiring(AppSpec, worker.Pid, reason, worker.Served);
         _metrics.Restarted(reason);
         if (!_stopping)
         {
-            _ = ReplaceAsync(TimeSpan.Zero);
+            _ = ReplaceAsync(TimeSpan.Zero, keepServing ? worker : null);
+        }
+    }
+
+    // Under the lock.
+    private void StopServingLocked(WorkerProcess worker)
+    {
+        if (worker.IsServing)
+        {
+            worker.IsServing = false;
+            _accounting.WorkerStopped();
         }
     }
 
@@ -390,7 +413,8 @@ internal sealed class WorkerPool
         }
     }
 
-    private async Task ReplaceAsync(TimeSpan delay)
+    // Starts a new worker; <paramref name="replacing"/>, still serving, stops taking requests once the new one is ready.
+    private async Task ReplaceAsync(TimeSpan delay, WorkerProcess? replacing = null)
     {
         if (delay > TimeSpan.Zero)
         {
@@ -398,14 +422,38 @@ internal sealed class WorkerPool
             await Task.Delay(delay).ConfigureAwait(false);
         }
 
+        lock (_lock)
+        {
+            if (_stopping)
+            {
+                return;
+            }
+        }
+
         try
         {
             var worker = await StartWorkerAsync(CancellationToken.None).ConfigureAwait(false);
             _ = ResetFailuresAsync(worker);
+            if (replacing is not null)
+            {
+                lock (_lock)
+                {
+                    StopServingLocked(replacing);
+                    _ = HandOut(replacing);
+                }
+            }
         }
-        catch (WorkerStartException ex)
+        catch (Exception ex)
         {
-            _logger.WorkerStartFailed(AppSpec, ex.Pid, ex.Message, ex.PythonTraceback);
+            if (ex is WorkerStartException start)
+            {
+                _logger.WorkerStartFailed(AppSpec, start.Pid, start.Message, start.PythonTraceback);
+            }
+            else
+            {
+                _logger.WorkerStartFailed(AppSpec, 0, ex.Message, "");
+            }
+
             lock (_lock)
             {
                 _failures++;
@@ -415,7 +463,7 @@ internal sealed class WorkerPool
                 }
             }
 
-            _ = ReplaceAsync(TimeSpan.FromMilliseconds(Math.Min(30_000, 100 * (1 << Math.Min(_failures, 9)))));
+            _ = ReplaceAsync(TimeSpan.FromMilliseconds(Math.Min(30_000, 100 * (1 << Math.Min(_failures, 9)))), replacing);
         }
     }
 
@@ -446,6 +494,15 @@ internal sealed class WorkerPool
 
         foreach (var worker in old)
         {
+            lock (_lock)
+            {
+                if (!worker.IsServing || worker.RetireReason is not null)
+                {
+                    // Retired or gone since the reload began: already replaced.
+                    continue;
+                }
+            }
+
             try
             {
                 await StartWorkerAsync(cancellationToken).ConfigureAwait(false);
@@ -472,7 +529,7 @@ internal sealed class WorkerPool
     }
 
     /// <summary>Every call that has run app code for longer than the timeout, with its worker.</summary>
-    public List<WorkerCall> StuckCalls(TimeSpan timeout)
+    public List<(WorkerProcess Worker, IWorkerCall Call)> StuckCalls(TimeSpan timeout)
     {
         var now = Stopwatch.GetTimestamp();
         var limit = (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -482,7 +539,14 @@ internal sealed class WorkerPool
             workers = [.. _workers];
         }
 
-        return workers.SelectMany(w => w.Calls).Where(c => c.InAppSince is var since and > 0 && now - since > limit).ToList();
+        var stuck = new List<(WorkerProcess, IWorkerCall)>();
+        foreach (var worker in workers)
+        {
+            var started = worker.LastStarted();
+            stuck.AddRange(worker.Calls.Where(c => c.IsStuck(now, limit, c.Id <= started)).Select(c => (worker, c)));
+        }
+
+        return stuck;
     }
 
     /// <summary>Stops taking requests and stops every worker, each within <paramref name="grace"/>.</summary>
@@ -502,7 +566,7 @@ internal sealed class WorkerPool
             foreach (var waiter in _waiters)
             {
                 _accounting.Leave();
-                waiter.Completion.TrySetException(new ObjectDisposedException(nameof(WorkerPool), "The host is stopping; its Python workers take no more requests."));
+                waiter.Fail(new ObjectDisposedException(nameof(WorkerPool), "The host is stopping; its Python workers take no more requests."));
             }
 
             _waiters.Clear();
@@ -511,14 +575,37 @@ internal sealed class WorkerPool
         await Task.WhenAll(workers.Select(w => w.StopAsync(grace))).ConfigureAwait(false);
     }
 
-    private sealed class Waiter(EnvironDictionary environ, long enqueued)
+    private abstract class Waiter(long enqueued)
     {
-        public EnvironDictionary Environ { get; } = environ;
-
         public long Enqueued { get; } = enqueued;
 
-        public TaskCompletionSource<WorkerCall> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
         public LinkedListNode<Waiter>? Node { get; set; }
+
+        /// <summary>Sends the waiting request to <paramref name="worker"/>, on the thread that freed it.</summary>
+        public abstract void Send(WorkerProcess worker);
+
+        public abstract void Cancel(CancellationToken token);
+
+        public abstract void Fail(Exception error);
+    }
+
+    private sealed class Waiter<T>(Func<WorkerProcess, T> dispatch, long enqueued) : Waiter(enqueued)
+        where T : class, IWorkerCall
+    {
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Send(WorkerProcess worker)
+        {
+            var call = dispatch(worker);
+            if (!Completion.TrySetResult(call))
+            {
+                // The client left just now: the worker is told, and closes the app at its first step.
+                worker.Send(WorkerFrames.Build(WorkerFrames.Cancel, call.Id));
+            }
+        }
+
+        public override void Cancel(CancellationToken token) => Completion.TrySetCanceled(token);
+
+        public override void Fail(Exception error) => Completion.TrySetException(error);
     }
 }

@@ -22,14 +22,17 @@ internal sealed class WorkerProcess
     private readonly WorkerPool _pool;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
-    private readonly ConcurrentDictionary<uint, WorkerCall> _calls = new();
+    private readonly ConcurrentDictionary<uint, IWorkerCall> _calls = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _tracebackFile;
     private readonly string _scoreboard;
     private Process? _process;
     private WorkerConnection? _connection;
+    private readonly Lock _dispatchLock = new();
     private uint _lastId;
     private int _exitHandled;
+    private volatile bool _dead;
+    private volatile bool _stopping;
 
     public WorkerProcess(WorkerPool pool, int index, ILoggerFactory loggers, ILogger logger)
     {
@@ -67,7 +70,7 @@ internal sealed class WorkerProcess
     /// <summary>Completed with the exit status once the process has ended.</summary>
     public Task<int> Exited => _exited.Task;
 
-    public IEnumerable<WorkerCall> Calls => _calls.Values;
+    public IEnumerable<IWorkerCall> Calls => _calls.Values;
 
     /// <summary>Starts the process and waits for its app to be imported; throws <see cref="WorkerStartException"/> with the app's traceback.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -111,7 +114,15 @@ internal sealed class WorkerProcess
         process.ErrorDataReceived += (_, line) => { if (line.Data is { } text) { stderr.WorkerStderr(Pid, text); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        _ = WatchExitAsync(process);
+
+        // The Exited event, not WaitForExitAsync: that also waits for the end of stdout and stderr, which a child
+        // the app started keeps open after the worker is gone.
+        process.Exited += (_, _) => OnProcessExited(process);
+        process.EnableRaisingEvents = true;
+        if (process.HasExited)
+        {
+            OnProcessExited(process);
+        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_pool.StartTimeout);
@@ -183,6 +194,12 @@ internal sealed class WorkerProcess
             // A worker that writes garbage (or a frame for a request it does not hold) cannot be trusted with the next
             // request either.
             _logger.WorkerProtocolError(Pid, error.Message);
+        }
+
+        // Without its connection a worker can answer nothing: it is ended, and its exit fails what it held. One told
+        // to stop closes it on its way out: its atexit handlers get the rest of GracefulTimeout.
+        if (!_stopping)
+        {
             Kill();
         }
 
@@ -210,17 +227,29 @@ internal sealed class WorkerProcess
         }
     }
 
-    /// <summary>Sends the request to the worker; the call collects its answer.</summary>
-    public WorkerCall Dispatch(EnvironDictionary environ)
+    /// <summary>Sends a WSGI request to the worker; the call collects its answer.</summary>
+    public WorkerCall Dispatch(EnvironDictionary environ) =>
+        Dispatch((_, id) => new WorkerCall(this, id, environ.Context.Request.Path.Value!), call => WorkerRequest.Send(_connection!, call.Id, environ));
+
+    /// <summary>Registers the call <paramref name="create"/> makes, then has <paramref name="send"/> send its first frame.</summary>
+    public T Dispatch<T>(Func<WorkerConnection, uint, T> create, Action<T> send)
+        where T : IWorkerCall
     {
-        var id = Interlocked.Increment(ref _lastId);
-        var call = new WorkerCall(this, id, environ.Context.Request.Path.Value ?? "");
-        _calls[id] = call;
-        WorkerRequest.Send(_connection!, id, environ);
-        if (Exited.IsCompleted)
+        T call;
+
+        // Ids reach the worker in the order they are given, so the last one it started (its scoreboard) tells which
+        // of those it holds never started.
+        lock (_dispatchLock)
+        {
+            call = create(_connection!, ++_lastId);
+            _calls[call.Id] = call;
+            send(call);
+        }
+
+        if (_dead)
         {
             // The worker died between being chosen and being sent the request: it never saw it.
-            Fail(call, new WorkerFailure(502, Pid, "the worker had exited"));
+            Fail(call, new WorkerFailure(0, Pid, "the worker had exited"));
         }
 
         return call;
@@ -231,6 +260,7 @@ internal sealed class WorkerProcess
     /// <summary>Asks the worker to finish what it holds and exit; kills it if it has not after <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
+        _stopping = true;
         Send(WorkerFrames.Build(WorkerFrames.Stop, 0));
         if (await Task.WhenAny(Exited, Task.Delay(grace)).ConfigureAwait(false) != Exited)
         {
@@ -244,7 +274,7 @@ internal sealed class WorkerProcess
     /// A call ran app code for longer than the timeout: the worker's Python tracebacks are logged, the call answers 504
     /// (or is cut, once its response started), and the worker is killed; its other calls fail with 502.
     /// </summary>
-    public async Task TimeOutAsync(WorkerCall call, TimeSpan timeout)
+    public async Task TimeOutAsync(IWorkerCall call, TimeSpan timeout)
     {
         var traceback = await DumpTracebacksAsync().ConfigureAwait(false);
         _logger.WorkerTimedOut(call.Path, Pid, timeout.TotalSeconds, traceback);
@@ -293,10 +323,15 @@ internal sealed class WorkerProcess
         }
     }
 
-    private async Task WatchExitAsync(Process process)
+    private void OnProcessExited(Process process)
     {
-        await process.WaitForExitAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _exitHandled, 1) != 0)
+        {
+            return;
+        }
+
         var status = process.ExitCode;
+        _dead = true;
         _connection?.Dispose();
 
         var started = LastStarted();
@@ -307,16 +342,25 @@ internal sealed class WorkerProcess
                 : new WorkerFailure(502, Pid, $"the worker exited with {DescribeExit(status)}"));
         }
 
-        process.Dispose();
+        DeleteFile(_tracebackFile);
+        DeleteFile(_scoreboard);
         _exited.TrySetResult(status);
-        if (Interlocked.Exchange(ref _exitHandled, 1) == 0)
+        _pool.OnExited(this, status);
+    }
+
+    private static void DeleteFile(string path)
+    {
+        try
         {
-            _pool.OnExited(this, status);
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
         }
     }
 
-    // The id of the last request the worker started, from the scoreboard it writes before running the app.
-    private uint LastStarted()
+    /// <summary>The id of the last request the worker started, from the scoreboard it writes before running the app.</summary>
+    public uint LastStarted()
     {
         try
         {
@@ -331,7 +375,7 @@ internal sealed class WorkerProcess
         }
     }
 
-    private void Fail(WorkerCall call, WorkerFailure failure)
+    private void Fail(IWorkerCall call, WorkerFailure failure)
     {
         if (_calls.TryRemove(call.Id, out _))
         {

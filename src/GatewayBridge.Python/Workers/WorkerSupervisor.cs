@@ -18,7 +18,7 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal sealed class WorkerSupervisor : IHostedLifecycleService, IPythonWorkers, IAsyncDisposable, IDisposable
 {
-    private static readonly string[] ShimModules = ["gatewaybridge_wsgi.py", "gatewaybridge_host.py", "gatewaybridge_frames.py", "gatewaybridge_worker.py"];
+    private static readonly string[] ShimModules = ["gatewaybridge_wsgi.py", "gatewaybridge_host.py", "gatewaybridge_frames.py", "gatewaybridge_worker.py", "gatewaybridge_asgi.py"];
 
     private readonly string _contentRoot;
     private readonly Lock _lock = new();
@@ -80,10 +80,10 @@ internal sealed class WorkerSupervisor : IHostedLifecycleService, IPythonWorkers
     }
 
     /// <summary>Starts the app's workers and waits until each has loaded it; throws with the app's traceback if one cannot.</summary>
-    public WorkerPool CreatePool(string appSpec, bool validate, int queueLimit)
+    public WorkerPool CreatePool(string appSpec, bool validate, int queueLimit, bool asgi = false)
     {
         EnsureStarted();
-        var pool = new WorkerPool(this, appSpec, validate, queueLimit);
+        var pool = new WorkerPool(this, appSpec, validate, queueLimit, asgi);
 
         // Mounting happens while the host is configured, before anything serves: waiting here is what lets a bad app
         // stop the startup with its own traceback.
@@ -104,6 +104,12 @@ internal sealed class WorkerSupervisor : IHostedLifecycleService, IPythonWorkers
             if (_listener is not null)
             {
                 return;
+            }
+
+            if (!OperatingSystem.IsLinux())
+            {
+                // SO_PEERCRED, /proc and the signals the workers take are Linux's.
+                throw new PlatformNotSupportedException("Python worker processes (PythonWsgiOptions.Workers) need Linux; on other systems, set Workers to 0.");
             }
 
             _installation = PythonInstallation.Find(Options.Python, _contentRoot, requireLibrary: false);
@@ -250,11 +256,11 @@ internal sealed class WorkerSupervisor : IHostedLifecycleService, IPythonWorkers
             {
                 foreach (var pool in Pools)
                 {
-                    foreach (var call in pool.StuckCalls(timeout))
+                    foreach (var (worker, call) in pool.StuckCalls(timeout))
                     {
-                        if (handled.Add(call.Worker))
+                        if (handled.Add(worker))
                         {
-                            _ = call.Worker.TimeOutAsync(call, timeout);
+                            _ = worker.TimeOutAsync(call, timeout);
                         }
                     }
                 }

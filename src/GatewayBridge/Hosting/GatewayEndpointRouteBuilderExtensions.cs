@@ -51,7 +51,7 @@ public static class GatewayEndpointRouteBuilderExtensions
     }
 
     /// <summary>The routed endpoint behind every <c>Map*App</c>: the prefix and everything under it.</summary>
-    internal static IEndpointConventionBuilder MapHandler(IEndpointRouteBuilder endpoints, string prefix, GatewayRequestHandler handler)
+    internal static IEndpointConventionBuilder MapHandler(IEndpointRouteBuilder endpoints, string prefix, IGatewayRequestHandler handler)
     {
         var pattern = RoutePatternFactory.Parse($"{prefix.TrimEnd('/')}/{{**{PathInfoParameter}}}");
         return endpoints.Map(pattern, context =>

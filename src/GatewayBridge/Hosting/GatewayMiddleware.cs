@@ -10,9 +10,9 @@ namespace GatewayBridge;
 internal sealed class GatewayMiddleware
 {
     private readonly RequestDelegate _next;
-    private readonly GatewayRequestHandler _handler;
+    private readonly IGatewayRequestHandler _handler;
 
-    public GatewayMiddleware(RequestDelegate next, GatewayRequestHandler handler)
+    public GatewayMiddleware(RequestDelegate next, IGatewayRequestHandler handler)
     {
         _next = next;
         _handler = handler;

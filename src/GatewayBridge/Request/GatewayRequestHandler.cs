@@ -10,7 +10,7 @@ namespace GatewayBridge;
 /// (an <see cref="IGatewayAppInvoker"/> and its <see cref="GatewayResponse"/>), and the end of the request.
 /// Shared by the middleware and the routed endpoint, and by every kind of app.
 /// </summary>
-internal sealed class GatewayRequestHandler : IDisposable
+internal sealed class GatewayRequestHandler : IGatewayRequestHandler, IDisposable
 {
     private readonly IGatewayAppInvoker _invoker;
     private readonly GatewayOptions _options;

@@ -35,8 +35,8 @@ public class ShimModuleTests
             .Where(f => f.IsLiteral)
             .ToDictionary(f => f.Name, f => Convert.ToInt64(f.GetRawConstantValue(), System.Globalization.CultureInfo.InvariantCulture));
 
-        Assert.Contains("HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE = range(1, 11)", python, StringComparison.Ordinal);
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], new[] { "Hello", "Ready", "Failed", "Response", "File", "Error", "CloseFailed", "Log", "Retire", "Goodbye" }.Select(n => constants[n]));
+        Assert.Contains("HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE, TAKEN, DONE_APP = range(1, 13)", python, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), new[] { "Hello", "Ready", "Failed", "Response", "File", "Error", "CloseFailed", "Log", "Retire", "Goodbye", "Taken", "DoneApp" }.Select(n => constants[n]));
         Assert.Contains("CONFIG, REQUEST, CREDIT, CANCEL, DONE, STOP = range(20, 26)", python, StringComparison.Ordinal);
         Assert.Equal([20, 21, 22, 23, 24, 25], new[] { "Config", "Request", "Credit", "Cancel", "Done", "Stop" }.Select(n => constants[n]));
         Assert.Contains("HEAD, LENGTH, END, WHOLE, DESCRIPTOR = 1, 2, 4, 8, 16", python, StringComparison.Ordinal);
@@ -44,6 +44,15 @@ public class ShimModuleTests
         Assert.Contains($"WINDOW = {constants["Window"] / 1024} * 1024", python, StringComparison.Ordinal);
         Assert.Contains($"HEADER = struct.Struct(\"<IBBI\")", python, StringComparison.Ordinal);
         Assert.Equal(10, constants["HeaderSize"]);
+
+        // The ASGI server's own frames and flags (gatewaybridge_asgi.py).
+        var asgi = File.ReadAllText(Path.Combine(RepositoryFiles.Root, "src", "GatewayBridge.Python", "Shim", "gatewaybridge_asgi.py"));
+        Assert.Contains("HTTP, BODY, DISCONNECT, WS_CONNECT, WS_MESSAGE, WS_DISCONNECT = range(30, 36)", asgi, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(30, 6).Select(i => (long)i), new[] { "AsgiHttp", "AsgiBody", "AsgiDisconnect", "WsConnect", "WsMessage", "WsDisconnect" }.Select(n => constants[n]));
+        Assert.Contains("START, RESPONSE_BODY, WS_ACCEPT, WS_SEND, WS_CLOSE = range(40, 45)", asgi, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(40, 5).Select(i => (long)i), new[] { "AsgiStart", "AsgiResponseBody", "WsAccept", "WsSend", "WsClose" }.Select(n => constants[n]));
+        Assert.Contains("MORE = TEXT = 1\nEMPTY = 2", asgi.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Equal([1, 1, 2], new[] { "MoreFlag", "TextFlag", "EmptyFlag" }.Select(n => constants[n]));
     }
 
     [Fact]

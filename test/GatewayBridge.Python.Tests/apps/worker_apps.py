@@ -196,3 +196,24 @@ def streams(environ, start_response):
     }
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(report).encode()]
+
+
+def crash_leaving_a_child(environ, start_response):
+    """Starts a child that keeps the worker's stdout and stderr open for a minute, then dies."""
+    import subprocess
+
+    subprocess.Popen(["sleep", "60"])
+    os._exit(9)
+
+
+_calls = []
+
+
+def record(environ, start_response):
+    """Counts its calls by ?name (asked with /recorded?name=...)."""
+    _calls.append(_query(environ)["name"])
+    return _text(start_response, "recorded")
+
+
+def recorded(environ, start_response):
+    return _text(start_response, _calls.count(_query(environ)["name"]))

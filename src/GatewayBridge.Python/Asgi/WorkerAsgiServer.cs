@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace GatewayBridge.Python;
+
+/// <summary>An ASGI app in worker processes: each request goes to the least loaded worker, every worker's loop serving many at once.</summary>
+internal sealed class WorkerAsgiServer(WorkerPool pool, ILogger logger) : IAsgiServer
+{
+    public bool HasRoom => pool.HasRoom;
+
+    public ValueTask<AsgiCall> StartAsync(byte type, byte flags, byte[] frame, int length, string path, CancellationToken cancellationToken) =>
+        pool.DispatchAsync(
+            worker => worker.Dispatch(
+                (connection, id) => new AsgiCall(connection, id, path, logger),
+                call => call.Start(type, flags, frame, length)),
+            cancellationToken);
+}
