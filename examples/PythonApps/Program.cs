@@ -17,6 +17,7 @@ builder.Services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme).Add
 builder.Services.AddAuthorization();
 
 var app = builder.Build();
+app.UseWebSockets();
 app.UseAuthentication();
 app.UseAuthorization();
 
@@ -32,6 +33,9 @@ app.MapPythonWsgiApp("/flask", "flask_site:app");
 app.MapPythonWsgiApp("/django", "django_site:application").RequireAuthorization();
 app.MapPythonWsgiApp("/pyramid", "pyramid_site:make_app()");
 app.MapPythonWsgiApp("/rpc", "xmlrpc_service:application");
+
+// And the ASGI successor beside them: a FastAPI service, WebSockets included (UseWebSockets above).
+app.MapPythonAsgiApp("/api/v2", "fastapi_service:app");
 
 app.Run();
 

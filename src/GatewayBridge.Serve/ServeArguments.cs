@@ -65,11 +65,14 @@ internal sealed record ServeArguments(
 internal sealed class PythonArguments
 {
     public static readonly string[] Options =
-        ["--python", "--chdir", "--workers", "--threads", "--timeout", "--max-requests", "--max-requests-jitter", "--max-worker-memory", "--graceful-timeout"];
+        ["--python", "--chdir", "--interface", "--workers", "--threads", "--timeout", "--max-requests", "--max-requests-jitter", "--max-worker-memory", "--graceful-timeout"];
 
     public string Python { get; private set; } = "python3";
 
     public string Chdir { get; private set; } = Directory.GetCurrentDirectory();
+
+    /// <summary>"wsgi" or "asgi", or <see langword="null"/>: told by what the callable looks like, as Granian's --interface.</summary>
+    public string? Interface { get; private set; }
 
     public int Workers { get; private set; }
 
@@ -96,6 +99,9 @@ internal sealed class PythonArguments
                 break;
             case "--chdir":
                 Chdir = Path.GetFullPath(value);
+                break;
+            case "--interface":
+                Interface = value is "wsgi" or "asgi" ? value : throw new ArgumentException($"--interface is wsgi or asgi, not '{value}'.");
                 break;
             case "--workers":
                 Workers = Whole(option, value, min: 1);

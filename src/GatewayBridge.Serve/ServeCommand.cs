@@ -9,19 +9,21 @@ using Microsoft.Extensions.Hosting;
 namespace GatewayBridge.Serve;
 
 /// <summary>
-/// <c>gatewaybridge serve</c>: a .NET gateway app from a compiled assembly, or a Python WSGI app as gunicorn names it.
+/// <c>gatewaybridge serve</c>: a .NET gateway app from a compiled assembly, or a Python WSGI or ASGI app as gunicorn
+/// and uvicorn name it.
 /// </summary>
 internal static class ServeCommand
 {
     public const string Usage = """
         usage: gatewaybridge serve <App.dll> <Namespace.Type.Method> [options]
-               gatewaybridge serve <module:callable> [--python PYTHON] [--chdir DIR] [--workers N] [options]
+               gatewaybridge serve <module:app> [--python PYTHON] [--chdir DIR] [--interface asgi|wsgi] [--workers N] [options]
 
           <App.dll>               the compiled assembly that holds the app
           <Namespace.Type.Method> a static IEnumerable<byte[]> M(IDictionary<string, object?>, StartResponse)
-          <module:callable>       a Python WSGI app, as gunicorn takes it: module:name or module:factory()
+          <module:app>            a Python WSGI or ASGI app, as gunicorn and uvicorn take it: module:name or module:factory()
           --python PYTHON         the python3 to run (default: python3 on PATH)
           --chdir DIR             change to DIR and put it first on sys.path (default: the current folder)
+          --interface KIND        wsgi or asgi (default: asgi for a coroutine callable, such as Starlette's or FastAPI's)
           --workers N             run the app in N worker processes (default: in this process's interpreter)
           --threads N             Python threads per process (default: 8 in this process, 1 per worker)
           --timeout SECONDS       a call into app code that runs longer stops its worker (default 30; 0: never)
@@ -122,7 +124,16 @@ internal static class ServeCommand
         var web = builder.Build();
         UseForwardedHeaders(web, arguments);
         MapHealthChecks(web, arguments);
-        web.UsePythonWsgiApp(appSpec, options => options.UseValidator = arguments.Validate);
+        if ((python.Interface ?? PythonAppInterface.Detect(python.Python, [python.Chdir], appSpec)) == "asgi")
+        {
+            // WebSockets go to the app as ASGI's WebSocket protocol.
+            web.UseWebSockets();
+            web.UsePythonAsgiApp(appSpec);
+        }
+        else
+        {
+            web.UsePythonWsgiApp(appSpec, options => options.UseValidator = arguments.Validate);
+        }
         return web;
     }
 

@@ -64,6 +64,7 @@ internal sealed class AsgiCall : IWorkerCall
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private long _unread;
+    private long _unacknowledged;
     private TaskCompletionSource? _room;
     private volatile bool _stopped;
     private volatile bool _ended;
@@ -86,6 +87,21 @@ internal sealed class AsgiCall : IWorkerCall
 
     public ChannelReader<AsgiPart> Parts => _parts.Reader;
 
+    /// <summary>Request bytes sent to the app that it has not read yet (at most a window's worth, and a piece).</summary>
+    public long Unread
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _unread;
+            }
+        }
+    }
+
+    /// <summary>Response bytes the app has sent that the client has not yet taken (at most a window's worth).</summary>
+    public long Unacknowledged => Interlocked.Read(ref _unacknowledged);
+
     /// <summary>Sends the call's first frame: the scope, in <paramref name="frame"/> after room for the header.</summary>
     public void Start(byte type, byte flags, byte[] frame, int length)
     {
@@ -101,6 +117,7 @@ internal sealed class AsgiCall : IWorkerCall
                 Post(new(AsgiPartKind.Start, Status: BinaryPrimitives.ReadUInt16LittleEndian(payload), Headers: Pairs(payload[2..])));
                 return false;
             case WorkerFrames.AsgiResponseBody:
+                Interlocked.Add(ref _unacknowledged, payload.Length);
                 Post(Copy(AsgiPartKind.Body, payload, (flags & WorkerFrames.MoreFlag) != 0));
                 return false;
             case WorkerFrames.WsAccept:
@@ -233,6 +250,7 @@ internal sealed class AsgiCall : IWorkerCall
     {
         if (bytes > 0 && !_ended)
         {
+            Interlocked.Add(ref _unacknowledged, -bytes);
             _connection.Send(WorkerFrames.BuildCredit(Id, bytes));
         }
     }

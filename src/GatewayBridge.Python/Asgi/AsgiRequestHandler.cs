@@ -104,6 +104,13 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
             {
                 complete = await RespondAsync(context, call, response, body, aborted);
             }
+
+            if (!complete && body.TooLarge && !context.Response.HasStarted)
+            {
+                // The body passed Kestrel's limit while the app read it: whatever the app made of the client's
+                // going, the answer is 413.
+                RejectTooLarge(context, context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0);
+            }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested && !TimedOutBeforeStart(context))
         {
@@ -158,15 +165,11 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
                             await response.CompleteAsync();
                             return true;
                         case AsgiPartKind.Error:
-                            if (body.TooLarge && !context.Response.HasStarted)
+                            if (!body.TooLarge || context.Response.HasStarted)
                             {
-                                // The body passed Kestrel's limit while the app read it: the app's failure is its
-                                // consequence, and the client's answer is 413.
-                                RejectTooLarge(context, context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0);
-                                return false;
+                                Fail(context, part.Error!);
                             }
 
-                            Fail(context, part.Error!);
                             return false;
                         case AsgiPartKind.WorkerFailed:
                             FailWorker(context, part.Failure!);

@@ -35,6 +35,9 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         _logger = logger;
     }
 
+    /// <summary>The calls in flight.</summary>
+    public IReadOnlyList<AsgiCall> Calls => [.. _calls.Values];
+
     // No queue: the loop takes every request as it comes, as uvicorn's does.
     public bool HasRoom => true;
 

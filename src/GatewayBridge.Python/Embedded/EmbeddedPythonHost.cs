@@ -103,6 +103,18 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
         return server;
     }
 
+    /// <summary>The ASGI calls in flight on the host's loops.</summary>
+    public IReadOnlyList<AsgiCall> AsgiCalls
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _asgiServers.SelectMany(s => s.Calls).ToList();
+            }
+        }
+    }
+
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)

@@ -160,17 +160,24 @@ internal sealed class PythonInterpreter
     /// </summary>
     public PyObject AsgiRunner()
     {
-        lock (StartLock)
+        // No .NET lock here: a thread waiting for one while holding the GIL would deadlock with the lock's holder,
+        // which needs the GIL back to finish loading. Two loops that start at once may both load the modules; the
+        // first runner published is kept.
+        if (Volatile.Read(ref _asgiRunner) is { } runner)
         {
-            if (_asgiRunner is null)
-            {
-                Load("gatewaybridge_frames").Dispose();
-                using var asgi = Load("gatewaybridge_asgi");
-                _asgiRunner = asgi.GetAttr("run_embedded");
-            }
-
-            return _asgiRunner;
+            return runner;
         }
+
+        Load("gatewaybridge_frames").Dispose();
+        using var asgi = Load("gatewaybridge_asgi");
+        var loaded = asgi.GetAttr("run_embedded");
+        if (Interlocked.CompareExchange(ref _asgiRunner, loaded, null) is { } first)
+        {
+            loaded.Dispose();
+            return first;
+        }
+
+        return loaded;
     }
 
     /// <summary>Puts <paramref name="folders"/> first on <c>sys.path</c>, each once.</summary>

@@ -269,6 +269,8 @@ class Call:
         server = self.server
         try:
             await server.app(self.scope, self.receive, self.send)
+            if self.websocket and not self.started and not self.closed and not self.disconnected:
+                raise AppError("the app returned without websocket.accept or websocket.close (ASGI WebSocket spec)")
             if not self.websocket and not self.disconnected:
                 if not self.started:
                     raise AppError("the app returned without sending http.response.start (ASGI HTTP spec)")
@@ -309,8 +311,9 @@ def _scope(payload, websocket, state):
     (method, scheme, http_version, root_path, raw_path, rest, query, client_host, client_port, server_host, server_port,
      subprotocols) = fields[:12]
     headers = [(fields[i].encode("latin-1"), fields[i + 1].encode("latin-1")) for i in range(12, len(fields) - 1, 2)]
-    # The path as uvicorn decodes it: the raw path after the mount point, percent-decoded as UTF-8.
-    path = unquote(rest) if "%" in rest else rest
+    # The path as uvicorn decodes it: the raw path after the mount point, percent-decoded as UTF-8; the mount point
+    # itself is "/", as a proxy that strips the prefix sends it.
+    path = (unquote(rest) if "%" in rest else rest) or "/"
     scope = {
         "type": "websocket" if websocket else "http",
         "asgi": ASGI,

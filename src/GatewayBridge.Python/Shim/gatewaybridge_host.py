@@ -6,6 +6,7 @@ uses load_app, validated and install_logging too.
 
 import ast
 import importlib
+import inspect
 import io
 import logging
 import os
@@ -81,8 +82,15 @@ def load_app(spec):
     else:
         raise ValueError(f"'{expression}' is neither a name nor a call of one (module:name or module:factory())")
     if not callable(app):
-        raise TypeError(f"{spec} is a {type(app).__name__}, not a WSGI callable")
+        raise TypeError(f"{spec} is a {type(app).__name__}, not a callable app")
     return app
+
+
+def interface_of(app):
+    """'asgi' for a coroutine function, or an object whose __call__ is one (Starlette, FastAPI, Django's
+    ASGIHandler); 'wsgi' for any other callable."""
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", app)
+    return "asgi" if inspect.iscoroutinefunction(call) else "wsgi"
 
 
 def _attribute(module, name):

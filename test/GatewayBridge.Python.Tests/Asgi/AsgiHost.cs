@@ -1,5 +1,6 @@
 using GatewayBridge.Python.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GatewayBridge.Python.Tests.Asgi;
 
@@ -26,4 +27,13 @@ public static class AsgiHost
                 o.Workers = workers;
                 python?.Invoke(o);
             });
+
+    /// <summary>The ASGI calls in flight in the host's worker processes, or in its interpreter's loop.</summary>
+    internal static IReadOnlyList<AsgiCall> Calls(TestHost host)
+    {
+        var supervisor = host.App.Services.GetRequiredService<WorkerSupervisor>();
+        return supervisor.Pools.Count > 0
+            ? supervisor.Pools.SelectMany(p => p.Workers).SelectMany(w => w.Calls).OfType<AsgiCall>().ToList()
+            : host.App.Services.GetRequiredService<EmbeddedPythonHost>().AsgiCalls;
+    }
 }

@@ -14,7 +14,7 @@ public class PythonStartupTests
     [Theory]
     [InlineData("no_such_module:app", "ModuleNotFoundError: No module named 'no_such_module'")]
     [InlineData("wsgi_apps:missing", "AttributeError: module 'wsgi_apps' has no attribute 'missing'")]
-    [InlineData("wsgi_apps:not_callable", "TypeError: wsgi_apps:not_callable is a int, not a WSGI callable")]
+    [InlineData("wsgi_apps:not_callable", "TypeError: wsgi_apps:not_callable is a int, not a callable app")]
     [InlineData("wsgi_apps:factory(print)", "must be literals")]
     [InlineData("wsgi_apps:1 + 2", "neither a name nor a call")]
     public async Task AnAppThatCannotBeLoaded_FailsWhereItIsMounted_NamingIt(string spec, string message)

@@ -138,16 +138,17 @@ async def _stream(scope, receive, send):
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+def _query(scope):
+    return dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if p)
+
+
 async def _long_poll(scope, receive, send):
-    """Waits for the client to go; records how long it took it to hear."""
-    loop = asyncio.get_running_loop()
-    started_at = loop.time()
+    """Waits for the client to go, then writes "disconnected" to ?path."""
     message = await receive()
     while message["type"] != "http.disconnect":
         message = await receive()
-    if STATE_FILE:
-        with open(STATE_FILE, "a") as file:
-            file.write(f"disconnect after {loop.time() - started_at:.3f}\n")
+    with open(_query(scope)["path"], "w") as file:
+        file.write("disconnected")
 
 
 async def _held(scope, receive, send):
@@ -166,7 +167,7 @@ async def _status(scope, receive, send):
 
 async def _headers(scope, receive, send):
     await send({"type": "http.response.start", "status": 201,
-                "headers": [(b"x-one", b"1"), (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2"), (b"x-latin", "caf\u00e9".encode("latin-1"))]})
+                "headers": [(b"x-one", b"1"), (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")]})
     await send({"type": "http.response.body", "body": b"made"})
 
 
@@ -280,9 +281,10 @@ async def _websocket(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
-            if STATE_FILE:
-                with open(STATE_FILE, "a") as file:
-                    file.write(f"ws disconnect {message['code']}\n")
+            path = _query(scope).get("path")
+            if path:
+                with open(path, "w") as file:
+                    file.write(f"disconnect {message['code']}")
             return
         if message.get("text") is not None:
             if message["text"] == "close please":
@@ -307,3 +309,21 @@ async def failing_startup(scope, receive, send):
         await send({"type": "lifespan.startup.failed", "message": "the database is not there"})
         return
     await _text(send, 200, "never served")
+
+
+def recorder(path):
+    """An app whose lifespan writes "startup <pid>" and "shutdown <pid>" lines to `path`."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                event = message["type"].split(".")[-1]
+                with open(path, "a") as file:
+                    file.write(f"{event} {os.getpid()}\n")
+                await send({"type": f"lifespan.{event}.complete"})
+                if event == "shutdown":
+                    return
+        await _text(send, 200, str(os.getpid()))
+
+    return app
