@@ -19,6 +19,17 @@ public partial class DocumentationTests
     }
 
     [Fact]
+    public void EveryDeliberateDifferenceFromUvicorn_IsInReadmesTable_InTheSameWords()
+    {
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadReadme(), "## Quickstart: a Python ASGI app");
+        var rows = section.Split('\n').Where(l => l.StartsWith("| `", StringComparison.Ordinal))
+            .Select(l => l.Split('|'))
+            .ToDictionary(cells => cells[1].Trim().Trim('`'), cells => cells[2].Trim());
+
+        Assert.Equal(Asgi.AsgiDifferentialTests.Differences.OrderBy(p => p.Key), rows.OrderBy(p => p.Key));
+    }
+
+    [Fact]
     public void PythonEvents_InThePythonPage_HaveTheCodesIdsAndLevels()
     {
         var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "## Python logging events");

@@ -57,8 +57,10 @@ internal readonly record struct AsgiPart(
 /// </summary>
 internal sealed class AsgiCall : IWorkerCall
 {
+    // As for a WSGI call: the request's code runs on the connection's reader thread when an event arrives (it only
+    // queues writes to Kestrel and frames to the server, neither of which waits), which saves a thread hop per event.
     private readonly Channel<AsgiPart> _parts = Channel.CreateUnbounded<AsgiPart>(
-        new UnboundedChannelOptions { SingleReader = true });
+        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
 
     private readonly WorkerConnection _connection;
     private readonly ILogger _logger;

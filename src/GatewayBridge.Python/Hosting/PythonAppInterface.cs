@@ -5,8 +5,21 @@ namespace GatewayBridge.Python;
 /// <summary>Tells a WSGI app from an ASGI one by what its callable looks like, as the serve tool's <c>--interface</c> defaults.</summary>
 internal static class PythonAppInterface
 {
-    private const string Probe =
-        "import sys; sys.path[:0] = sys.argv[2:]; import gatewaybridge_host as h; print(); print(h.interface_of(h.load_app(sys.argv[1])))";
+    // os._exit: threads the app started at import (a scheduler, a spinning thread) must not keep the probe alive.
+    private const string Probe = """
+        import os, sys, traceback
+        sys.path[:0] = sys.argv[2:]
+        try:
+            import gatewaybridge_host as h
+            kind = h.interface_of(h.load_app(sys.argv[1]))
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(1)
+        print()
+        print(kind, flush=True)
+        os._exit(0)
+        """;
 
     /// <summary>
     /// "asgi" for a coroutine function or an object whose <c>__call__</c> is one (Starlette, FastAPI, Django's
