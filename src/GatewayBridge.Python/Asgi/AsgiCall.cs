@@ -139,14 +139,11 @@ internal sealed class AsgiCall : IWorkerCall
             case WorkerFrames.Error:
                 var fields = Encoding.UTF8.GetString(payload).Split('\0', 3);
                 var error = new PythonAppException(fields[0], fields[1], fields.Length > 2 ? fields[2] : "");
-                if (_stopped)
+                if (!Post(new(AsgiPartKind.Error, Error: error)))
                 {
-                    // The response was over (a background task failed, or the app raised after its last byte): nobody
-                    // reads this call's events any more, but the failure is still the app's to hear about.
-                    _logger.AsgiAppFailedAfterResponse(Path, error);
+                    LogAfterRequest(error);
                 }
 
-                Post(new(AsgiPartKind.Error, Error: error));
                 return false;
             case WorkerFrames.DoneApp:
                 _ended = true;
@@ -182,13 +179,21 @@ internal sealed class AsgiCall : IWorkerCall
         return pairs;
     }
 
-    private void Post(AsgiPart part)
+    // False when nobody reads the call's events any more.
+    private bool Post(AsgiPart part)
     {
         if (_stopped || !_parts.Writer.TryWrite(part))
         {
             part.Release();
+            return false;
         }
+
+        return true;
     }
+
+    // The request was over (a background task failed, the app raised after its last byte or after the client left):
+    // nobody reads this call's events any more, but the failure is still the app's to hear about.
+    private void LogAfterRequest(PythonAppException error) => _logger.AsgiAppFailedAfterResponse(Path, error);
 
     /// <summary>
     /// Sends request bytes (a piece of the body, or a WebSocket message) once the app has read all but a window's
@@ -283,11 +288,15 @@ internal sealed class AsgiCall : IWorkerCall
         Release();
     }
 
+    /// <summary>The worker was gone before the request's first frame reached it: another worker may take it.</summary>
+    public bool NeverSent { get; private set; }
+
     public void Fail(WorkerFailure failure)
     {
         _ended = true;
+        NeverSent = failure.Retry;
 
-        // A request's body may already be in the app: an ASGI request is never sent to a second worker.
+        // Once sent, a request's body may already be in the app: such a request is never sent to a second worker.
         Post(new(AsgiPartKind.WorkerFailed, Failure: failure.Retry ? failure with { StatusCode = 502 } : failure));
         _parts.Writer.TryComplete();
         Release();
@@ -309,8 +318,17 @@ internal sealed class AsgiCall : IWorkerCall
     public void Stop()
     {
         _stopped = true;
+
+        // Completed first, so that a part posted from now on is refused (and an error in it logged) rather than left
+        // unread; one posted before is logged here.
+        _parts.Writer.TryComplete();
         while (_parts.Reader.TryRead(out var part))
         {
+            if (part.Error is { } error)
+            {
+                LogAfterRequest(error);
+            }
+
             part.Release();
         }
 

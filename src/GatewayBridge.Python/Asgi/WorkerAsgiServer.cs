@@ -7,10 +7,22 @@ internal sealed class WorkerAsgiServer(WorkerPool pool, ILogger logger) : IAsgiS
 {
     public bool HasRoom => pool.HasRoom;
 
-    public ValueTask<AsgiCall> StartAsync(byte type, byte flags, byte[] frame, int length, string path, CancellationToken cancellationToken) =>
-        pool.DispatchAsync(
-            worker => worker.Dispatch(
-                (connection, id) => new AsgiCall(connection, id, path, logger),
-                call => call.Start(type, flags, frame, length)),
-            cancellationToken);
+    public async ValueTask<AsgiCall> StartAsync(byte type, byte flags, byte[] frame, int length, string path, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var call = await pool.DispatchAsync(
+                worker => worker.Dispatch(
+                    (connection, id) => new AsgiCall(connection, id, path, logger),
+                    call => call.Start(type, flags, frame, length)),
+                cancellationToken);
+            if (!call.NeverSent)
+            {
+                return call;
+            }
+
+            // The worker died between being chosen and being sent the scope: nothing reached Python, so another takes it.
+            call.Stop();
+        }
+    }
 }

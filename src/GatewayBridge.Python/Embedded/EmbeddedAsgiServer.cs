@@ -20,6 +20,8 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
     private const int SockStream = 1;
     private const int SockCloexec = 0x80000;
 
+    private static readonly WorkerFailure Stopped = new(502, Environment.ProcessId, "the host's ASGI loop has stopped");
+
     private readonly ConcurrentDictionary<uint, AsgiCall> _calls = new();
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
@@ -42,7 +44,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
     public bool HasRoom => true;
 
     /// <summary>Starts the loop for <paramref name="app"/> and waits until its lifespan startup is done; throws with the app's message if it failed.</summary>
-    public static EmbeddedAsgiServer Start(PythonInterpreter python, PyObject app, string appSpec, TimeSpan startTimeout, ILogger logger)
+    public static EmbeddedAsgiServer Start(PythonInterpreter python, PyObject app, string appSpec, TimeSpan startTimeout, TimeSpan grace, ILogger logger)
     {
         var fds = new int[2];
         if (SocketPair(AfUnix, SockStream | SockCloexec, 0, fds) != 0)
@@ -54,7 +56,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         var socket = new Socket(new SafeSocketHandle(fds[0], ownsHandle: true));
         server._connection = new WorkerConnection(socket);
         server._connection.StartReading(server.OnFrame, server.OnClosed, "GatewayBridge ASGI host reader");
-        server._loop = new Thread(() => server.Run(python, app, fds[1])) { IsBackground = true, Name = $"GatewayBridge ASGI loop {appSpec}" };
+        server._loop = new Thread(() => server.Run(python, app, fds[1], grace)) { IsBackground = true, Name = $"GatewayBridge ASGI loop {appSpec}" };
         server._loop.Start();
         if (!server._ready.Task.Wait(startTimeout))
         {
@@ -70,7 +72,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         return server;
     }
 
-    private void Run(PythonInterpreter python, PyObject app, int fd)
+    private void Run(PythonInterpreter python, PyObject app, int fd, TimeSpan grace)
     {
         try
         {
@@ -79,8 +81,9 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
                 using (app)
                 using (var descriptor = new PyInt(fd))
                 using (var spec = new PyString(_appSpec))
+                using (var seconds = new PyFloat(grace.TotalSeconds))
                 {
-                    python.AsgiRunner().Invoke(descriptor, app, spec).Dispose();
+                    python.AsgiRunner().Invoke(descriptor, app, spec, seconds).Dispose();
                 }
             }
         }
@@ -100,11 +103,18 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
     {
         var id = Interlocked.Increment(ref _lastId);
         var call = new AsgiCall(_connection!, id, path, _logger);
+        if (_closed)
+        {
+            call.Fail(Stopped);
+            return ValueTask.FromResult(call);
+        }
+
         _calls[id] = call;
         call.Start(type, flags, frame, length);
         if (_closed && _calls.TryRemove(id, out _))
         {
-            call.Fail(new WorkerFailure(502, Environment.ProcessId, "the host's ASGI loop has stopped"));
+            // The loop stopped while the call started: OnClosed may have missed it.
+            call.Fail(Stopped);
         }
 
         return ValueTask.FromResult(call);
@@ -134,12 +144,15 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
     private void OnClosed(Exception? error)
     {
         _closed = true;
+
+        // Bytes that are not frames leave the loop running: it is cut off, so that nothing more reaches it.
+        _connection?.Dispose();
         _ready.TrySetResult(error?.Message ?? "the loop ended before it was ready");
         foreach (var id in _calls.Keys)
         {
             if (_calls.TryRemove(id, out var call))
             {
-                call.Fail(new WorkerFailure(502, Environment.ProcessId, "the host's ASGI loop has stopped"));
+                call.Fail(Stopped);
             }
         }
     }

@@ -74,7 +74,7 @@ internal static partial class PythonWsgiLoggingExtensions
     [LoggerMessage(240, LogLevel.Error, "{Method} {Path}: the Python ASGI app {AppSpec} failed; {Outcome}.")]
     public static partial void AsgiAppFailed(this ILogger logger, string method, PathString path, string appSpec, string outcome, Exception exception);
 
-    [LoggerMessage(241, LogLevel.Error, "The Python ASGI app failed for {Path} after its response was complete.")]
+    [LoggerMessage(241, LogLevel.Error, "The Python ASGI app failed for {Path} after its request had ended.")]
     public static partial void AsgiAppFailedAfterResponse(this ILogger logger, string path, Exception exception);
 
     [LoggerMessage(242, LogLevel.Warning, "A WebSocket request for {Path} reached the Python ASGI app as plain HTTP: call app.UseWebSockets() before mounting the app to serve WebSockets.")]

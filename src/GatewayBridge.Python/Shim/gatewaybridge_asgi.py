@@ -10,6 +10,10 @@ request body; flag MORE), DISCONNECT (the client left), WS_MESSAGE (flag TEXT), 
 (flag MORE), WS_ACCEPT (u32 length and the subprotocol, the headers), WS_SEND (flag TEXT), WS_CLOSE (u16 code,
 the reason), ERROR (type, message, traceback), DONE_APP (the app returned), TAKEN (u32: request bytes the app has
 read), LOG, READY, FAILED (the lifespan startup failed), RETIRE, GOODBYE.
+
+One module of more than 400 lines on purpose: the frame loop, a request's receive() and send() with their rules,
+and the lifespan are one protocol over one connection, loaded as one file into a worker or the host's
+interpreter.
 """
 
 import asyncio
@@ -31,8 +35,14 @@ START, RESPONSE_BODY, WS_ACCEPT, WS_SEND, WS_CLOSE = range(40, 45)
 MORE = TEXT = 1
 EMPTY = 2
 U16 = struct.Struct("<H")
-ASGI = {"version": "3.0", "spec_version": "2.3"}
-NO_BODY = ({"type": "http.request", "body": b"", "more_body": False}, 0)
+ASGI_VERSION = "3.0"
+ASGI_SPEC_VERSION = "2.3"
+# What the host takes in one frame (WorkerFrames.MaxPayload): a longer WebSocket message is the app's error, and
+# a traceback is cut to fit.
+MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_DETAIL = 1024 * 1024
+# RFC 6455's codes an endpoint may send, as the websockets library checks them.
+CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 
 
 class AppError(Exception):
@@ -105,7 +115,8 @@ class Server(asyncio.Protocol):
         if kind == HTTP or kind == WS_CONNECT:
             call = Call(self, request_id, _scope(payload, kind == WS_CONNECT, self.state))
             if flags & EMPTY:
-                call.inbox.append(NO_BODY)
+                # A dict of its own: an app (or a middleware) may change the messages it receives.
+                call.inbox.append(({"type": "http.request", "body": b"", "more_body": False}, 0))
             self.calls[request_id] = call
             call.task = self.loop.create_task(call.run())
             return
@@ -136,8 +147,8 @@ class Server(asyncio.Protocol):
 class Call:
     """One request or WebSocket: receive() and send() with the spec's rules, and the app's task."""
 
-    __slots__ = ("server", "id", "scope", "websocket", "inbox", "waiter", "credit", "disconnected", "started", "finished",
-                 "closed", "task")
+    __slots__ = ("server", "id", "scope", "websocket", "inbox", "waiters", "credit", "disconnected", "started", "finished",
+                 "closed", "done", "task")
 
     def __init__(self, server, request_id, scope):
         self.server = server
@@ -145,30 +156,34 @@ class Call:
         self.scope = scope
         self.websocket = scope["type"] == "websocket"
         self.inbox = []
-        self.waiter = None
+        # receive() and send() may wait at the same time (a task watching for http.disconnect while the body waits for
+        # credit, as Starlette's StreamingResponse does): each frame wakes both, and each checks its own condition.
+        self.waiters = []
         self.credit = WINDOW
         self.disconnected = False
         self.started = False  # http: the response started; websocket: accepted
         self.finished = False  # http: the body ended
         self.closed = False  # websocket: closed by the app, or denied
+        self.done = False  # the app returned: a task it left behind gets nothing more
         self.task = None
         if self.websocket:
             self.inbox.append(({"type": "websocket.connect"}, 0))
 
     def wake(self):
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _wait(self):
-        self.waiter = self.server.loop.create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
+        waiter = self.server.loop.create_future()
+        self.waiters.append(waiter)
+        await waiter
 
     async def receive(self):
-        while not self.inbox:
+        while not self.inbox or self.done:
+            if self.done:
+                return {"type": "websocket.disconnect", "code": 1006} if self.websocket else {"type": "http.disconnect"}
             if not self.websocket and (self.disconnected or self.finished):
                 # As uvicorn: once the client left or the response is complete, the request is over.
                 return {"type": "http.disconnect"}
@@ -181,6 +196,8 @@ class Call:
 
     async def send(self, message):
         kind = message.get("type") if isinstance(message, dict) else None
+        if self.done:
+            raise AppError(f"{kind!r} was sent after the app returned (by a task it left running)")
         if self.websocket:
             await self._send_websocket(kind, message)
         else:
@@ -198,6 +215,8 @@ class Call:
             more = bool(message.get("more_body", False))
             if not more:
                 self.finished = True
+                # A receive() waiting now hears http.disconnect, as under uvicorn.
+                self.wake()
             if self.disconnected:
                 # The client is gone: what the app sends is dropped, as uvicorn drops it.
                 return
@@ -220,11 +239,18 @@ class Call:
     async def _send_pieces(self, body, more):
         view = memoryview(body)
         while view and not self.disconnected:
-            while self.credit <= 0 and not self.disconnected:
-                await self._wait()
+            await self._wait_for_credit()
+            if self.disconnected:
+                return
             piece, view = view[:min(FRAGMENT, self.credit)], view[min(FRAGMENT, self.credit):]
             self.credit -= len(piece)
             self.server.send(RESPONSE_BODY, MORE if more or view else 0, self.id, bytes(piece))
+
+    async def _wait_for_credit(self):
+        while self.credit <= 0 and not self.disconnected:
+            await self._wait()
+            if self.done:
+                raise AppError("a message was sent after the app returned (by a task it left running)")
 
     async def _send_websocket(self, kind, message):
         if kind == "websocket.send":
@@ -242,8 +268,10 @@ class Call:
                 payload, flags = bytes(data), 0
             else:
                 raise AppError("websocket.send needs 'text' (str) or 'bytes' (bytes) (ASGI WebSocket spec)")
-            while self.credit <= 0 and not self.disconnected:
-                await self._wait()
+            if len(payload) > MAX_PAYLOAD:
+                raise AppError(f"a WebSocket message of {len(payload)} bytes; GatewayBridge sends at most {MAX_PAYLOAD} "
+                               "bytes in one message (as it takes from clients)")
+            await self._wait_for_credit()
             self.credit -= len(payload)
             self.server.send(WS_SEND, flags, self.id, payload)
         elif kind == "websocket.accept":
@@ -255,11 +283,14 @@ class Call:
         elif kind == "websocket.close":
             if self.closed:
                 raise AppError("websocket.close was sent twice (ASGI WebSocket spec)")
-            self.closed = True
             code = message.get("code", 1000)
-            if type(code) is not int:
-                raise AppError(f"websocket.close's 'code' must be an int, not {code!r} (ASGI WebSocket spec)")
+            if type(code) is not int or not (code in CLOSE_CODES or 3000 <= code < 5000):
+                raise AppError(f"websocket.close's 'code' must be an int that RFC 6455 lets an endpoint send (1000-1003, "
+                               f"1007-1014 or 3000-4999), not {code!r}")
             reason = (message.get("reason") or "").encode("utf-8")
+            if len(reason) > 123:
+                raise AppError(f"websocket.close's 'reason' is {len(reason)} bytes in UTF-8; RFC 6455 allows 123")
+            self.closed = True
             self.server.send(WS_CLOSE, 0, self.id, U16.pack(code) + reason)
         else:
             raise AppError(f"a WebSocket app sent {kind!r}; it may send websocket.accept, websocket.send and websocket.close "
@@ -279,14 +310,18 @@ class Call:
         except BaseException as error:
             if isinstance(error, AppError):
                 message = f"{error}; app {server.spec}"
-                detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            elif isinstance(error, asyncio.CancelledError):
+                message = "cancelled: the server was stopping, and the request outlived half of GracefulTimeout"
             else:
                 message = str(error)
-                detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            server.send(ERROR, 0, self.id, "\0".join((type(error).__name__, message, detail)).encode("utf-8", "backslashreplace"))
+            detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            server.send(ERROR, 0, self.id, "\0".join((type(error).__name__, message[:MAX_DETAIL], detail[-MAX_DETAIL:]))
+                        .encode("utf-8", "backslashreplace"))
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
         finally:
+            self.done = True
+            self.wake()
             server.send(DONE_APP, 0, self.id)
             server.calls.pop(self.id, None)
 
@@ -316,7 +351,7 @@ def _scope(payload, websocket, state):
     path = (unquote(rest) if "%" in rest else rest) or "/"
     scope = {
         "type": "websocket" if websocket else "http",
-        "asgi": ASGI,
+        "asgi": {"version": ASGI_VERSION, "spec_version": ASGI_SPEC_VERSION},
         "http_version": http_version,
         "scheme": scheme,
         "path": path,
@@ -353,7 +388,7 @@ class Lifespan:
 
     async def startup(self):
         """None when the app started (or has no lifespan), else the failure's message."""
-        scope = {"type": "lifespan", "asgi": ASGI, "state": self.state}
+        scope = {"type": "lifespan", "asgi": {"version": ASGI_VERSION, "spec_version": ASGI_SPEC_VERSION}, "state": self.state}
         self.task = self.loop.create_task(self._run(scope))
         await self.events.put({"type": "lifespan.startup"})
         answer = await self.answers.get()
@@ -363,12 +398,12 @@ class Lifespan:
             return answer.get("message") or "the app sent lifespan.startup.failed"
         return f"the app answered lifespan.startup with {answer!r}"
 
-    async def shutdown(self):
+    async def shutdown(self, timeout):
         if not self.supported or self.task is None or self.task.done():
             return
         await self.events.put({"type": "lifespan.shutdown"})
         try:
-            await asyncio.wait_for(self.answers.get(), 30)
+            await asyncio.wait_for(self.answers.get(), timeout)
         except asyncio.TimeoutError:
             pass
 
@@ -404,26 +439,27 @@ def new_loop():
     return uvloop.new_event_loop()
 
 
-def run_embedded(fd, app, spec):
+def run_embedded(fd, app, spec, grace):
     """Serves `app` on this thread of the host's own interpreter, over its end (`fd`) of a socket pair."""
     import socket
 
-    return run(socket.socket(fileno=fd), app, spec, embedded=True)
+    return run(socket.socket(fileno=fd), app, spec, grace, embedded=True)
 
 
-def run(sock, app, spec, embedded=False, max_memory=None):
+def run(sock, app, spec, grace, embedded=False, max_memory=None):
     """Serves `app` over the connected socket `sock` until the host says STOP or goes; returns the exit status (3 when
-    the lifespan startup failed)."""
+    the lifespan startup failed). `grace` is the host's GracefulTimeout in seconds: what the host still holds at STOP
+    and the lifespan shutdown both end within it."""
     loop = new_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve(sock, app, spec, embedded, max_memory))
+        return loop.run_until_complete(_serve(sock, app, spec, grace, embedded, max_memory))
     finally:
         loop.close()
         asyncio.set_event_loop(None)
 
 
-async def _serve(sock, app, spec, embedded, max_memory):
+async def _serve(sock, app, spec, grace, embedded, max_memory):
     loop = asyncio.get_running_loop()
     stopped = loop.create_future()
 
@@ -442,11 +478,11 @@ async def _serve(sock, app, spec, embedded, max_memory):
             server.send_threadsafe(frame)
 
     def log(name, level, message, detail):
-        body = "\0".join((name, message, detail or "")).encode("utf-8", "backslashreplace")
+        body = "\0".join((name, message[:MAX_DETAIL], (detail or "")[-MAX_DETAIL:])).encode("utf-8", "backslashreplace")
         send_frame(HEADER.pack(LOG_HEAD.size + len(body), LOG, 0, 0) + LOG_HEAD.pack(0, level) + body)
 
     def errors_line(line):
-        body = line.encode("utf-8", "backslashreplace")
+        body = line[:MAX_DETAIL].encode("utf-8", "backslashreplace")
         send_frame(HEADER.pack(LOG_HEAD.size + len(body), LOG, 0, 0) + LOG_HEAD.pack(1, 30) + body)
 
     if not embedded:
@@ -477,9 +513,14 @@ async def _serve(sock, app, spec, embedded, max_memory):
     await stopped
     tasks = [call.task for call in server.calls.values()]
     if tasks:
-        # What the host still holds is answered first (it stops sending new requests before STOP).
-        await asyncio.wait(tasks, timeout=30)
-    await lifespan.shutdown()
+        # What the host still holds is answered first (it sends no new requests after STOP); a request that outlives
+        # half the grace (a WebSocket, a stream) is cancelled, so the lifespan shutdown runs before the host's deadline.
+        _, pending = await asyncio.wait(tasks, timeout=grace / 2)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1)
+    await lifespan.shutdown(grace / 3)
     server.flush()
     server.transport.close()
     return 0

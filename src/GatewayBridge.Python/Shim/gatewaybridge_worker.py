@@ -6,6 +6,9 @@ checks the host's answer against a second one, imports the app, and then serves 
 Requests and responses travel as frames (gatewaybridge_frames). The app is driven by gatewaybridge_wsgi's
 steps, exactly as in the host's own interpreter, so both modes give an app the same environ and the same
 start_response, write() and close().
+
+One module of more than 400 lines on purpose: it is the script the host starts, and its handshake, request loop,
+signals and exit share the process's one connection and state.
 """
 
 import faulthandler
@@ -449,7 +452,7 @@ def main():
         # An ASGI app: its own loop serves every request (gatewaybridge_asgi); the lifespan runs before READY.
         import gatewaybridge_asgi
 
-        sys.exit(gatewaybridge_asgi.run(sock, app, config["app"], max_memory=config.get("max_memory")))
+        sys.exit(gatewaybridge_asgi.run(sock, app, config["app"], config["graceful_timeout"], max_memory=config.get("max_memory")))
     worker = worker_ref[0] = Worker(conn, app, config)
     info = {"pid": os.getpid(), "python": sys.version.split()[0], "executable": sys.executable}
     conn.send(READY, 0, 0, json.dumps(info).encode())

@@ -29,6 +29,7 @@ internal sealed class WorkerConnection : IDisposable
     private readonly Queue<byte[]> _backlog = new();
     private Thread? _writer;
     private volatile bool _broken;
+    private bool _disposed;
 
     public WorkerConnection(Socket socket)
     {
@@ -237,6 +238,12 @@ internal sealed class WorkerConnection : IDisposable
     {
         lock (_sendLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
             Break();
         }
 

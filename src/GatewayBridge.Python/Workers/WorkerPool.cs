@@ -9,6 +9,11 @@ namespace GatewayBridge.Python;
 /// worker has a free thread; a worker that dies, hangs, leaks or has served its <c>MaxRequests</c> is replaced, the
 /// replacement started before the worker it replaces stops taking requests, so none is dropped.
 /// </summary>
+/// <remarks>
+/// More than 400 lines on purpose: dispatch, sending ahead, retiring, replacing and reloading all change the same
+/// workers and queue under one lock, and their invariant (no request dropped, none sent to a worker that stops) is
+/// read in one place.
+/// </remarks>
 internal sealed class WorkerPool
 {
     /// <summary>The requests an ASGI worker holds at most; more wait in the bridge's queue.</summary>
@@ -168,6 +173,7 @@ internal sealed class WorkerPool
             ["threads"] = _threads,
             ["validate"] = _validate,
             ["max_memory"] = _options.MaxWorkerMemory,
+            ["graceful_timeout"] = _options.GracefulTimeout.TotalSeconds,
             ["log_level"] = Supervisor.PythonLogLevel,
             ["traceback_file"] = tracebackFile,
             ["scoreboard"] = scoreboard,
@@ -245,7 +251,7 @@ internal sealed class WorkerPool
         WorkerProcess? best = null;
         foreach (var worker in _workers)
         {
-            if (worker.IsServing && worker.InFlight < limit && worker.Progress >= progressSince && (best is null || worker.InFlight < best.InFlight))
+            if (worker.IsServing && !worker.IsDead && worker.InFlight < limit && worker.Progress >= progressSince && (best is null || worker.InFlight < best.InFlight))
             {
                 best = worker;
             }
@@ -301,7 +307,9 @@ internal sealed class WorkerPool
             (next ??= []).Add(first.Value);
         }
 
-        if (!worker.IsServing && worker.RetireReason is not null && worker.InFlight == 0 && !worker.Exited.IsCompleted)
+        // A WSGI worker stops once idle (each call is bounded by Timeout). An ASGI worker may hold a WebSocket or a
+        // stream for hours: it is told to stop at once, and gets GracefulTimeout from now to finish what it holds.
+        if (!worker.IsServing && worker.RetireReason is not null && (worker.InFlight == 0 || _asgi) && !worker.IsStopping && !worker.Exited.IsCompleted)
         {
             _ = worker.StopAsync(_options.GracefulTimeout);
         }

@@ -14,6 +14,9 @@ namespace GatewayBridge.Python;
 /// requests its pool hands it until it is stopped, replaced or dies. Everything it writes to stdout and stderr is
 /// logged line by line, with its pid.
 /// </summary>
+/// <remarks>
+/// More than 400 lines on purpose: one process's life (start, proof, frames, stop, kill, exit) shares its state.
+/// </remarks>
 [SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The connection is disposed when the process exits, which every path to the end of a worker waits for.")]
 internal sealed class WorkerProcess
 {
@@ -257,6 +260,12 @@ internal sealed class WorkerProcess
 
     public void Send(ReadOnlySpan<byte> frame) => _connection?.Send(frame);
 
+    /// <summary>Whether the process has exited (before the pool has heard of it, the requests it held have failed).</summary>
+    public bool IsDead => _dead;
+
+    /// <summary>Whether the worker has been told to stop.</summary>
+    public bool IsStopping => _stopping;
+
     /// <summary>Asks the worker to finish what it holds and exit; kills it if it has not after <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
@@ -334,10 +343,12 @@ internal sealed class WorkerProcess
         _dead = true;
         _connection?.Dispose();
 
+        // A WSGI request the worker had not started goes to another worker; an ASGI server keeps no scoreboard, and
+        // its requests are never sent twice (their body may already be in the app).
         var started = LastStarted();
         foreach (var call in _calls.Values)
         {
-            Fail(call, call.Id > started
+            Fail(call, call.Id > started && call is WorkerCall
                 ? new WorkerFailure(0, Pid, "the worker exited before it started the request")
                 : new WorkerFailure(502, Pid, $"the worker exited with {DescribeExit(status)}"));
         }

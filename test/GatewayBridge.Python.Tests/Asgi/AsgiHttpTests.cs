@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using GatewayBridge.Python.Tests.Workers;
 
 namespace GatewayBridge.Python.Tests.Asgi;
 
@@ -124,6 +125,45 @@ public class AsgiHttpTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
 
         Assert.Equal("""{"greeting": "hello from startup", "touched_before": null}""", first);
         Assert.Equal(first, second);
+    }
+
+    [Theory]
+    [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
+    public async Task EachRequest_ReceivesMessagesOfItsOwn_SoWhatAnAppChangesInOneStaysThere(int workers)
+    {
+        var first = await hosts[workers].Client.GetStringAsync("/mutates_its_message");
+        var second = await hosts[workers].Client.GetStringAsync("/mutates_its_message");
+
+        Assert.Equal("b''", first);
+        Assert.Equal("b''", second);
+    }
+
+    [Theory]
+    [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
+    public async Task AReceiveWaitingWhenTheResponseCompletes_HearsHttpDisconnect_AsUnderUvicorn(int workers)
+    {
+        var key = Guid.NewGuid().ToString("N");
+
+        var body = await hosts[workers].Client.GetByteArrayAsync($"/watches_for_disconnect?kb=4&whole=1&key={key}");
+
+        Assert.Equal(4096, body.Length);
+        Assert.Equal("http.disconnect", await AsgiHost.PollAsync(hosts[workers], $"/heard?key={key}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
+    public async Task AReceiveWaitingWhileTheBodyWaitsForASlowClient_HearsTheClientGo(int workers)
+    {
+        var key = Guid.NewGuid().ToString("N");
+        using (var connection = hosts[workers].Connect(receiveBuffer: 16 * 1024))
+        {
+            await connection.SendAsync($"GET /watches_for_disconnect?kb={32 * 1024}&key={key} HTTP/1.1\r\nHost: t\r\n\r\n");
+
+            // The app's send() waits for credit (a window out, none taken) while its watcher waits in receive().
+            await WorkerHost.WaitForAsync(() => AsgiHost.Calls(hosts[workers]).Any(c => c.Unacknowledged >= WorkerFrames.Window), "the app waiting for the client");
+        }
+
+        Assert.Equal("http.disconnect", await AsgiHost.PollAsync(hosts[workers], $"/heard?key={key}"));
     }
 
     [Theory]

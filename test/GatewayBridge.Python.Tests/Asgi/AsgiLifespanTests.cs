@@ -1,4 +1,6 @@
+using System.Net;
 using GatewayBridge.Python.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using static GatewayBridge.Python.Tests.Workers.WorkerHost;
 
 namespace GatewayBridge.Python.Tests.Asgi;
@@ -45,6 +47,26 @@ public class AsgiLifespanTests
 
         Assert.NotEqual(first, second);
         Assert.Contains($"startup {second}\n", await File.ReadAllTextAsync(path), StringComparison.Ordinal);
+        File.Delete(path);
+    }
+
+    [Fact]
+    public async Task AWorkerReplacedWhileItHoldsARequest_StopsWithinGracefulTimeout_AfterItsShutdown()
+    {
+        var path = TempPath("lifespan");
+        await using var host = await AsgiHost.StartAsync(1, $"asgi_apps:holder('{path}')", python: o => o.GracefulTimeout = TimeSpan.FromSeconds(4));
+        var first = await host.Client.GetStringAsync("/");
+        var held = host.Client.GetAsync("/hold");
+        await WaitForAsync(() => AsgiHost.Calls(host).Count == 1, "the held request");
+
+        await host.App.Services.GetRequiredService<IPythonWorkers>().ReloadAsync();
+        using var answer = await held.WaitAsync(TimeSpan.FromSeconds(20));
+
+        // Held past half the grace, the request is cancelled, so that the app's shutdown runs before the deadline.
+        Assert.Equal(HttpStatusCode.InternalServerError, answer.StatusCode);
+        await host.Logs.WaitForAsync(e => e.EventId.Name == "AsgiAppFailed" && e.Exception!.Message.Contains("cancelled: the server was stopping", StringComparison.Ordinal));
+        await WaitForAsync(() => File.ReadAllText(path).Contains($"shutdown {first}\n", StringComparison.Ordinal), "the old worker's shutdown");
+        Assert.NotEqual(first, await host.Client.GetStringAsync("/"));
         File.Delete(path);
     }
 

@@ -47,6 +47,37 @@ public class AsgiRuleTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
 
     [Theory]
     [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
+    public async Task AFailureAfterTheLastByte_IsLoggedOnce_AndTheResponseIsWhole(int workers)
+    {
+        var host = hosts[workers];
+
+        var body = await host.Client.GetByteArrayAsync("/raise_after_body?kb=512");
+
+        Assert.Equal(512 * 1024, body.Length);
+        await host.Logs.WaitForAsync(e => e.EventId.Name == "AsgiAppFailedAfterResponse" && e.Message.Contains("/raise_after_body", StringComparison.Ordinal));
+        await Task.Delay(200);
+        var failure = Assert.Single(host.Logs.Entries, e => e.Message.Contains("/raise_after_body", StringComparison.Ordinal) && e.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
+        Assert.Contains("failed after its last byte", failure.Exception!.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
+    public async Task ATaskTheAppLeftRunning_HearsHttpDisconnect_AndCannotSend_AndTheServerIsUntouched(int workers)
+    {
+        var host = hosts[workers];
+        var key = Guid.NewGuid().ToString("N");
+
+        using var response = await host.Client.PostAsync($"/leaves_a_reader?key={key}", new ByteArrayContent(new byte[100_000]));
+        var pid = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(
+            "http.disconnect; send: 'http.response.body' was sent after the app returned (by a task it left running)",
+            await AsgiHost.PollAsync(host, $"/left_behind?key={key}"));
+        Assert.Equal(pid, await host.Client.GetStringAsync("/pid"));
+    }
+
+    [Theory]
+    [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
     public async Task AFailureAfterTheResponseStarted_CutsTheConnection_SoThePartialBodyCannotPassForWhole(int workers)
     {
         var host = hosts[workers];

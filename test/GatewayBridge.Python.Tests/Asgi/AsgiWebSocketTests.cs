@@ -49,6 +49,25 @@ public class AsgiWebSocketTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
     }
 
     [Theory]
+    [InlineData(0, "/ws/reserved_close", "RFC 6455 lets an endpoint send")]
+    [InlineData(1, "/ws/reserved_close", "RFC 6455 lets an endpoint send")]
+    [InlineData(0, "/ws/huge", "GatewayBridge sends at most 16777216 bytes in one message")]
+    [InlineData(1, "/ws/huge", "GatewayBridge sends at most 16777216 bytes in one message")]
+    public async Task ACloseCodeNoEndpointMaySend_OrAMessageOverTheLimit_IsTheAppsError_ClosedWith1011(int workers, string path, string rule)
+    {
+        var host = hosts[workers];
+        var pid = await host.Client.GetStringAsync("/pid");
+        using var socket = await ConnectAsync(workers, path);
+
+        var (_, type) = await ReceiveAsync(socket);
+
+        Assert.Equal(WebSocketMessageType.Close, type);
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, socket.CloseStatus);
+        await host.Logs.WaitForAsync(e => e.EventId.Name == "AsgiAppFailed" && e.Exception!.Message.Contains(rule, StringComparison.Ordinal));
+        Assert.Equal(pid, await host.Client.GetStringAsync("/pid"));
+    }
+
+    [Theory]
     [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
     public async Task TheClientsCloseCode_ReachesTheApp(int workers)
     {

@@ -1,4 +1,8 @@
-"""Bare ASGI 3 apps for GatewayBridge's ASGI tests: one router (each path one behaviour) and a few apps of their own."""
+"""Bare ASGI 3 apps for GatewayBridge's ASGI tests: one router (each path one behaviour) and a few apps of their own.
+
+One module of more than 400 lines on purpose: every test names its app as asgi_apps:name (or a path of the
+router), and the apps share the helpers below.
+"""
 
 import asyncio
 import json
@@ -224,6 +228,79 @@ async def _big(scope, receive, send):
         await send({"type": "http.response.body", "body": chunk, "more_body": i < megabytes - 1})
 
 
+async def _mutates_its_message(scope, receive, send):
+    """Answers the body it received, then changes the message: no later request may see the change."""
+    message = await receive()
+    body = message["body"]
+    message["body"] = b"changed by an earlier request"
+    await _text(send, 200, repr(body))
+
+
+heard = {}
+
+
+async def _watches_for_disconnect(scope, receive, send):
+    """Streams ?kb kilobytes (in one message with ?whole=1) while a task watches receive() for http.disconnect (as
+    Starlette's StreamingResponse does), then records what the watcher heard under ?key."""
+    query = _query(scope)
+
+    async def watch():
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return message["type"]
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    await asyncio.sleep(0.05)  # the watcher takes the request's body and waits in receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    body = b"x" * (int(query["kb"]) << 10)
+    if query.get("whole"):
+        await send({"type": "http.response.body", "body": body})
+    else:
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    try:
+        heard[query["key"]] = await asyncio.wait_for(watcher, 10)
+    except asyncio.TimeoutError:
+        heard[query["key"]] = "nothing within 10 s"
+
+
+async def _heard(scope, receive, send):
+    await _text(send, 200, heard.get(_query(scope)["key"], "not yet"))
+
+
+left_behind = {}
+
+
+async def _leaves_a_reader(scope, receive, send):
+    """Answers its pid at once, leaving a task that reads the body later (fire and forget), which records what it
+    got under ?key."""
+
+    async def later():
+        await asyncio.sleep(0.2)
+        left_behind[key] = (await receive())["type"]
+        try:
+            await send({"type": "http.response.body", "body": b"late"})
+        except Exception as error:
+            left_behind[key] += f"; send: {error}"
+
+    key = _query(scope)["key"]
+    left_behind[key] = asyncio.get_running_loop().create_task(later())
+    await _text(send, 200, str(os.getpid()))
+
+
+async def _left_behind(scope, receive, send):
+    value = left_behind.get(_query(scope)["key"])
+    await _text(send, 200, value if isinstance(value, str) else "not yet")
+
+
+async def _raise_after_body(scope, receive, send):
+    """A whole body of ?kb kilobytes, then a failure (as a background task after the response fails)."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"y" * (int(_query(scope)["kb"]) << 10)})
+    raise ValueError("failed after its last byte")
+
+
 async def _log(scope, receive, send):
     import logging
 
@@ -254,6 +331,12 @@ ROUTES = {
     "/unfinished": _unfinished,
     "/big": _big,
     "/log": _log,
+    "/mutates_its_message": _mutates_its_message,
+    "/watches_for_disconnect": _watches_for_disconnect,
+    "/heard": _heard,
+    "/leaves_a_reader": _leaves_a_reader,
+    "/left_behind": _left_behind,
+    "/raise_after_body": _raise_after_body,
 }
 
 
@@ -276,6 +359,12 @@ async def _websocket(scope, receive, send):
         return
     if path == "/ws/close":
         await send({"type": "websocket.close", "code": 4001, "reason": "app says bye"})
+        return
+    if path == "/ws/reserved_close":
+        await send({"type": "websocket.close", "code": 1005})
+        return
+    if path == "/ws/huge":
+        await send({"type": "websocket.send", "bytes": b"z" * (16 * 1024 * 1024 + 1)})
         return
     # /ws/echo: text back as text, bytes back as bytes, until the client closes; then records the close code.
     while True:
@@ -309,6 +398,18 @@ async def failing_startup(scope, receive, send):
         await send({"type": "lifespan.startup.failed", "message": "the database is not there"})
         return
     await _text(send, 200, "never served")
+
+
+def holder(path):
+    """Like recorder, and /hold waits forever on an event, deaf to http.disconnect (a stream, a WebSocket)."""
+    recording = recorder(path)
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/hold":
+            await asyncio.Event().wait()
+        await recording(scope, receive, send)
+
+    return app
 
 
 def recorder(path):
