@@ -1,4 +1,8 @@
 using GatewayBridge.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace GatewayBridge.Tests;
 
 public class GatewayResponseStartTests
@@ -62,6 +66,23 @@ public class GatewayResponseStartTests
                 return ex;
             }
         }
+    }
+
+    [Fact]
+    public async Task StartBody_SendsTheHeadersOnce_WithTheBodysLength()
+    {
+        var context = new DefaultHttpContext();
+        var body = new StartCountingBody();
+        context.Features.Set<IHttpResponseBodyFeature>(body);
+        var response = new GatewayResponse(context, NullLogger.Instance, default);
+        response.StartResponse("200 OK", [("X-A", "1")]);
+
+        await response.StartBodyAsync(10);
+        await response.StartBodyAsync(10);
+
+        Assert.Equal(1, body.Starts);
+        Assert.Equal(10, context.Response.ContentLength);
+        Assert.Equal("1", context.Response.Headers["X-A"]);
     }
 
     [Fact]
@@ -133,5 +154,16 @@ public class GatewayResponseStartTests
         var state = Responses.Detached();
         Assert.Throws<ArgumentException>(() => state.StartResponse("200 OK", [("Transfer-Encoding", "chunked")]));
         Assert.False(state.Called);
+    }
+
+    private sealed class StartCountingBody() : StreamResponseBodyFeature(Stream.Null)
+    {
+        public int Starts { get; private set; }
+
+        public override Task StartAsync(CancellationToken cancellationToken = default)
+        {
+            Starts++;
+            return base.StartAsync(cancellationToken);
+        }
     }
 }
