@@ -88,14 +88,14 @@ internal sealed class WorkerPool
         }
     }
 
-    /// <summary>Workers that are serving (started, not retiring).</summary>
+    /// <summary>Workers that are serving (started, not retiring, not exited).</summary>
     public int LiveWorkers
     {
         get
         {
             lock (_lock)
             {
-                return _workers.Count(w => w.IsServing);
+                return _workers.Count(w => w.IsServing && !w.IsDead);
             }
         }
     }

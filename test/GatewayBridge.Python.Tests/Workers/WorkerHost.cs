@@ -31,7 +31,7 @@ public static class WorkerHost
 
     /// <summary>The pids of the live workers of the host's only app.</summary>
     internal static HashSet<int> Pids(this TestHost host) =>
-        host.Supervisor().Pools.Single().Workers.Where(w => w.IsServing).Select(w => w.Pid).ToHashSet();
+        host.Supervisor().Pools.Single().Workers.Where(w => w.IsServing && !w.IsDead).Select(w => w.Pid).ToHashSet();
 
     public static async Task WaitForAsync(Func<bool> condition, string what, int seconds = 20)
     {
