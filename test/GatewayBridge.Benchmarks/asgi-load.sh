@@ -31,10 +31,6 @@ start_uvicorn() {
   "$PYTHON" -m uvicorn --workers 2 --host 127.0.0.1 --port "$1" --app-dir "$APPS" --loop uvloop --http httptools \
     --no-access-log --log-level warning "$2" >/dev/null 2>&1 & PIDS+=($!)
 }
-ready() { for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "no server on $1" >&2; return 1; }
-rps() { wrk -t1 -c"${2:-$CONNECTIONS}" -d"${DURATION}s" "http://127.0.0.1:$1${3:-/}" | awk '/Requests\/sec/ {print $2}'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-stop_all() { kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; PIDS=(); sleep 1; }
 rss_kb() { # pid: the process and its children, in kB
   local total=0
   for p in "$1" $(pgrep -P "$1" || true); do total=$((total + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
@@ -68,19 +64,9 @@ for scenario in bare:asgi_bench_apps:hello fastapi:asgi_bench_apps:fastapi_app; 
 done
 
 # A native endpoint beside CPU-bound ASGI work (about 5 ms of hashing per request on the loop) in 2 workers.
-cat > "$WORK/p95.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("native p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d requests\n",
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests))
-end
-LUA
 start_workers 5591 asgi_bench_apps:busy 2
 ready 5591
-wrk -t1 -c32 -d12s "http://127.0.0.1:5591/" > "$WORK/busy.txt" & BUSY=$!
-sleep 1
-echo "beside 2 saturated ASGI workers: $(wrk -t1 -c4 -d10s -s "$WORK/p95.lua" "http://127.0.0.1:5591/native" | tail -n 1)"
-wait "$BUSY"
-echo "busy asgi: $(awk '/Requests\/sec/ {print $2}' "$WORK/busy.txt") req/s"
+native_beside_busy 5591 "2 saturated ASGI workers" asgi
 stop_all
 
 # 1,000 long polls held at once (each answered after 10 s) by 2 workers: every one answered, and what they cost.

@@ -1,4 +1,4 @@
-# Shared by load.sh and soak.sh (sourced, not run).
+# Shared by the load scripts (sourced, not run).
 
 ensure_wrk() {
   if ! command -v wrk >/dev/null; then
@@ -21,4 +21,31 @@ wait_for_server() { # port
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$1/_alloc" >/dev/null && return 0; sleep 0.1; done
   echo "server on port $1 did not start" >&2
   return 1
+}
+
+# The Python load scripts run their servers in the background with each pid in PIDS, and keep scratch files in WORK.
+ready() { # port: any answer from / will do
+  for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done
+  echo "server on port $1 did not start" >&2; return 1
+}
+rps() { # port [connections] [path]
+  wrk -t1 -c"${2:-$CONNECTIONS}" -d"${DURATION}s" "http://127.0.0.1:$1${3:-/}" | awk '/Requests\/sec/ {print $2}'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+stop_all() { kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; PIDS=(); sleep 1; }
+
+# A minimal API's latency (/native) while 32 connections keep the app at / of the same server busy for 12 s.
+native_beside_busy() { # port what-is-busy name-of-the-busy-app
+  cat > "$WORK/p95.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("native p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d requests\n",
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests))
+end
+LUA
+  wrk -t1 -c32 -d12s "http://127.0.0.1:$1/" > "$WORK/busy.txt" &
+  local busy=$!
+  sleep 1
+  echo "beside $2: $(wrk -t1 -c4 -d10s -s "$WORK/p95.lua" "http://127.0.0.1:$1/native" | tail -n 1)"
+  wait "$busy"
+  echo "busy $3: $(awk '/Requests\/sec/ {print $2}' "$WORK/busy.txt") req/s"
 }

@@ -42,15 +42,6 @@ start_uwsgi() { # port app; --master --die-on-term, or its workers outlive the r
   uwsgi --http-socket "127.0.0.1:$1" --plugin python3 --master --die-on-term --processes 2 --chdir "$APPS" \
     --module "${2%%:*}" --callable "${2##*:}" --disable-logging >/dev/null 2>&1 & PIDS+=($!)
 }
-ready() { # port: any answer from / will do
-  for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done
-  echo "server on port $1 did not start" >&2; return 1
-}
-rps() { # port [connections]
-  wrk -t1 -c"${2:-$CONNECTIONS}" -d"${DURATION}s" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-stop_all() { kill "${PIDS[@]}" 2>/dev/null || true; wait "${PIDS[@]}" 2>/dev/null || true; PIDS=(); sleep 1; }
 
 SERVERS=(inproc workers gunicorn uwsgi)
 printf '%-12s %-9s %12s %12s %10s\n' scenario server req/s "÷ gunicorn" "÷ uwsgi"
@@ -102,16 +93,6 @@ stop_all
 
 # A native endpoint beside saturated workers: CPU-bound requests from 32 connections keep both workers busy while a
 # second wrk measures the minimal API's latency.
-cat > "$WORK/p95.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("native p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %d requests\n",
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests))
-end
-LUA
 start_workers 5393 bench_apps:busy 2
 ready 5393
-wrk -t1 -c32 -d12s "http://127.0.0.1:5393/" > "$WORK/busy.txt" & BUSY=$!
-sleep 1
-echo "beside 2 saturated workers: $(wrk -t1 -c4 -d10s -s "$WORK/p95.lua" "http://127.0.0.1:5393/native" | tail -n 1)"
-wait "$BUSY"
-echo "busy python: $(awk '/Requests\/sec/ {print $2}' "$WORK/busy.txt") req/s"
+native_beside_busy 5393 "2 saturated workers" python
