@@ -10,20 +10,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh
 . test/GatewayBridge.Benchmarks/common.sh
 
-DURATION="${DURATION:-3}"
-ROUNDS="${ROUNDS:-5}"
-CONNECTIONS="${CONNECTIONS:-16}"
-PYTHON=/usr/bin/python3
-APPS=test/GatewayBridge.Benchmarks/python
-
-ensure_wrk
-bash test/prepare.sh
-dotnet build -c Release test/GatewayBridge.Benchmarks >/dev/null
-BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
-
-PIDS=()
-WORK=$(mktemp -d)
-trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+python_load_setup
 
 start_inproc() { "$BIN" serve-asgi "$2" "$1" 0 >/dev/null 2>&1 & PIDS+=($!); }
 start_workers() { "$BIN" serve-asgi "$2" "$1" "${3:-2}" >/dev/null 2>&1 & PIDS+=($!); }

@@ -23,7 +23,22 @@ wait_for_server() { # port
   return 1
 }
 
-# The Python load scripts run their servers in the background with each pid in PIDS, and keep scratch files in WORK.
+# The Python load scripts' settings, wrk, the Debian packages and the Release build ($BIN); they run their servers in
+# the background with each pid in PIDS (stopped on exit) and keep scratch files in WORK.
+python_load_setup() {
+  DURATION="${DURATION:-3}"
+  ROUNDS="${ROUNDS:-5}"
+  CONNECTIONS="${CONNECTIONS:-16}"
+  PYTHON=/usr/bin/python3
+  APPS=test/GatewayBridge.Benchmarks/python
+  ensure_wrk
+  bash test/prepare.sh
+  dotnet build -c Release test/GatewayBridge.Benchmarks >/dev/null
+  BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
+  PIDS=()
+  WORK=$(mktemp -d)
+  trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+}
 ready() { # port: any answer from / will do
   for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done
   echo "server on port $1 did not start" >&2; return 1

@@ -10,24 +10,11 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh
 . test/GatewayBridge.Benchmarks/common.sh
 
-DURATION="${DURATION:-3}"
-ROUNDS="${ROUNDS:-5}"
-CONNECTIONS="${CONNECTIONS:-16}"
-PYTHON=/usr/bin/python3
-APPS=test/GatewayBridge.Benchmarks/python
-
-ensure_wrk
-bash test/prepare.sh
+python_load_setup
 if ! command -v uwsgi >/dev/null || ! uwsgi --plugin python3 --version >/dev/null 2>&1; then
   echo "installing uwsgi-plugin-python3 (Debian package)..." >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uwsgi-core uwsgi-plugin-python3) >/dev/null
 fi
-dotnet build -c Release test/GatewayBridge.Benchmarks >/dev/null
-BIN=test/GatewayBridge.Benchmarks/bin/Release/net10.0/GatewayBridge.Benchmarks
-
-PIDS=()
-WORK=$(mktemp -d)
-trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 start_inproc() { # port app
   "$BIN" serve-python "$2" "$1" 8 0 >/dev/null 2>&1 & PIDS+=($!)

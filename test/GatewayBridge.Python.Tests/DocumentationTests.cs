@@ -56,21 +56,7 @@ public partial class DocumentationTests
     public void TheWorkersOwnInstruments_AreInThePythonPage()
     {
         var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "## In worker processes");
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var factory = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        var published = new List<System.Diagnostics.Metrics.Instrument>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener
-        {
-            InstrumentPublished = (instrument, _) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, factory))
-                {
-                    published.Add(instrument);
-                }
-            },
-        };
-        listener.Start();
-        using var metrics = new PythonWorkerMetrics(factory);
+        var published = MeterInstruments.PublishedBy(factory => new PythonWorkerMetrics(factory));
 
         Assert.NotEmpty(published);
         Assert.All(published, i => Assert.Contains($"| `{i.Name}` | {i.GetType().Name.Split('`')[0]} | `{i.Unit}` |", section, StringComparison.Ordinal));

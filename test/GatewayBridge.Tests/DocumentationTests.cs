@@ -43,21 +43,7 @@ public partial class DocumentationTests
     {
         var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("behaviour.md"), "## Metrics");
         var documented = MetricInTable().Matches(section).Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value} {m.Groups[3].Value}").ToList();
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var factory = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        var published = new List<System.Diagnostics.Metrics.Instrument>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener
-        {
-            InstrumentPublished = (instrument, _) =>
-            {
-                if (ReferenceEquals(instrument.Meter.Scope, factory))
-                {
-                    published.Add(instrument);
-                }
-            },
-        };
-        listener.Start();
-        using var metrics = new GatewayBridge.GatewayMetrics(factory);
+        var published = MeterInstruments.PublishedBy(factory => new GatewayBridge.GatewayMetrics(factory));
 
         Assert.Equal(documented.Order(), published.Select(i => $"{i.Name} {i.GetType().Name.Split('`')[0]} {i.Unit}").Order());
         Assert.All(published, i => Assert.False(string.IsNullOrWhiteSpace(i.Description), i.Name));

@@ -170,6 +170,8 @@ class Call:
             self.inbox.append(({"type": "websocket.connect"}, 0))
 
     def wake(self):
+        if not self.waiters:
+            return
         waiters, self.waiters = self.waiters, []
         for waiter in waiters:
             if not waiter.done():
