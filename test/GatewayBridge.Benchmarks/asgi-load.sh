@@ -2,9 +2,12 @@
 # Python ASGI apps through GatewayBridge, in the host's interpreter ("inproc", one loop) and in 2 worker processes
 # ("workers"), against uvicorn --workers 2 with uvloop and httptools (Debian's python3-uvicorn 0.17.6), side by side
 # in one run on this machine, with wrk (1 thread, 16 connections) on loopback. Rounds alternate the order of the
-# servers; figures are medians over rounds, since this VM's speed drifts. Then: a native endpoint's latency beside
-# CPU-bound ASGI work, and 1,000 concurrent long polls (FastAPI, 10 s each) with the memory they take.
-# Bounded: ROUNDS x 2 scenarios x 3 servers x DURATION s, plus about 50 s of the rest: about two minutes.
+# servers; figures are medians over rounds, since this VM's speed drifts. Each server's req/s, its CPU per request
+# (every process of it, from /proc) and, from one round under perf, its system calls and context switches per
+# request. Then: a native endpoint's latency beside CPU-bound ASGI work, and 1,000 concurrent long polls (FastAPI,
+# 10 s each) with the memory they take. BEFORE_BIN=<an earlier build's GatewayBridge.Benchmarks> runs that build's
+# servers in the same rounds. Bounded: (ROUNDS + 2) x 2 scenarios x 3 servers x DURATION s, plus about 50 s of the
+# rest: about three minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh
@@ -12,11 +15,17 @@ cd "$(dirname "$0")/../.."
 
 python_load_setup
 
-start_inproc() { "$BIN" serve-asgi "$2" "$1" 0 >/dev/null 2>&1 & PIDS+=($!); }
-start_workers() { "$BIN" serve-asgi "$2" "$1" "${3:-2}" >/dev/null 2>&1 & PIDS+=($!); }
+start_inproc() { "${4:-$BIN}" serve-asgi "$3" "$2" 0 >/dev/null 2>&1 & started "$1"; }
+start_workers() { "${4:-$BIN}" serve-asgi "$3" "$2" "${5:-2}" >/dev/null 2>&1 & started "$1"; }
 start_uvicorn() {
-  "$PYTHON" -m uvicorn --workers 2 --host 127.0.0.1 --port "$1" --app-dir "$APPS" --loop uvloop --http httptools \
-    --no-access-log --log-level warning "$2" >/dev/null 2>&1 & PIDS+=($!)
+  "$PYTHON" -m uvicorn --workers 2 --host 127.0.0.1 --port "$2" --app-dir "$APPS" --loop uvloop --http httptools \
+    --no-access-log --log-level warning "$3" >/dev/null 2>&1 & started "$1"
+}
+start_server() { # name port app: inproc, workers, uvicorn, or inproc-before and workers-before from BEFORE_BIN
+  case $1 in
+    *-before) "start_${1%-before}" "$1" "$2" "$3" "$BEFORE_BIN" ;;
+    *) "start_$1" "$1" "$2" "$3" ;;
+  esac
 }
 rss_kb() { # pid: the process and its children, in kB
   local total=0
@@ -25,42 +34,35 @@ rss_kb() { # pid: the process and its children, in kB
 }
 
 SERVERS=(inproc workers uvicorn)
-printf '%-14s %-9s %12s %12s\n' scenario server req/s "÷ uvicorn"
+[ -n "$BEFORE_BIN" ] && SERVERS=(inproc inproc-before workers workers-before uvicorn)
+REFERENCE=uvicorn REFERENCE2=""
+echo "CPU per request: user + system time of every process of the server (first: the host, or uvicorn's supervisor;"
+echo "rest: the workers), from /proc; sys/req and ctx/req: system calls and context switches per request, from perf."
 port=5500
 for scenario in bare:asgi_bench_apps:hello fastapi:asgi_bench_apps:fastapi_app; do
   name=${scenario%%:*}; app=${scenario#*:}
   declare -A PORT=()
-  for server in "${SERVERS[@]}"; do port=$((port + 1)); PORT[$server]=$port; "start_$server" "$port" "$app"; done
+  for server in "${SERVERS[@]}"; do port=$((port + 1)); PORT[$server]=$port; start_server "$server" "$port" "$app"; done
   for server in "${SERVERS[@]}"; do ready "${PORT[$server]}"; done
-  for server in inproc workers; do
+  for server in "${SERVERS[@]}"; do
     [ "$(curl -s "http://127.0.0.1:${PORT[$server]}/")" = "$(curl -s "http://127.0.0.1:${PORT[uvicorn]}/")" ] || { echo "bodies differ for $name on $server" >&2; exit 1; }
   done
-  for server in "${SERVERS[@]}"; do rps "${PORT[$server]}" >/dev/null; done # warm-up
-  declare -A RESULTS=()
-  for round in $(seq 1 "$ROUNDS"); do
-    order=("${SERVERS[@]}"); (( round % 2 )) || order=($(printf '%s\n' "${SERVERS[@]}" | tac))
-    for server in "${order[@]}"; do RESULTS[$server]+="$(rps "${PORT[$server]}") "; done
-  done
-  uvicorn=$(tr ' ' '\n' <<<"${RESULTS[uvicorn]}" | grep . | median)
-  for server in "${SERVERS[@]}"; do
-    value=$(tr ' ' '\n' <<<"${RESULTS[$server]}" | grep . | median)
-    printf '%-14s %-9s %12.0f %12.2f\n' "$name hello" "$server" "$value" "$(awk -v a="$value" -v b="$uvicorn" 'BEGIN { print a / b }')"
-  done
+  compare_servers "$name hello"
   stop_all
-  unset PORT RESULTS
+  unset PORT
 done
 
 # A native endpoint beside CPU-bound ASGI work (about 5 ms of hashing per request on the loop) in 2 workers.
-start_workers 5591 asgi_bench_apps:busy 2
+start_workers busy 5591 asgi_bench_apps:busy "$BIN" 2
 ready 5591
 native_beside_busy 5591 "2 saturated ASGI workers" asgi
 stop_all
 
 # 1,000 long polls held at once (each answered after 10 s) by 2 workers: every one answered, and what they cost.
 ulimit -n 8192
-start_workers 5592 asgi_bench_apps:fastapi_app 2
+start_workers poll 5592 asgi_bench_apps:fastapi_app "$BIN" 2
 ready 5592
-host=${PIDS[-1]}
+host=${ROOT[poll]}
 idle=$(rss_kb "$host")
 wrk -t1 -c1000 -d11s --timeout 20s "http://127.0.0.1:5592/poll" > "$WORK/poll.txt" &
 POLL=$!

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Python WSGI apps through GatewayBridge, in the host's interpreter ("inproc", 8 Python threads) and in 2 worker
 # processes ("workers"), against gunicorn (2 sync workers, the usual production setup) and uWSGI (2 processes), side
-# by side in one run on this machine, with wrk (1 thread, 16 connections) on loopback. Rounds alternate the order of
-# the servers and figures are medians over rounds, since this VM's speed drifts. Then: a CPU-bound app in 1 and in 2
-# workers; a native endpoint's latency while the workers are saturated; each worker's resident memory.
-# Bounded: ROUNDS x 2 scenarios x 4 servers x DURATION s, plus about 45 s of the rest: about three minutes.
+# by side in one run on this machine, with wrk (1 thread, 16 connections) on loopback: a bare hello (what the server
+# costs), Flask's hello, and a bare hello whose body is a lazy iterable with close() (the shape Flask and Django
+# return). Each server's req/s, its CPU per request (every process of it, from /proc: what a request costs on any
+# machine) and, from one round under perf, its system calls and context switches per request. Rounds alternate the
+# order of the servers and figures are medians over rounds, since this VM's speed drifts. Then: a CPU-bound app in 1
+# and in 2 workers; a native endpoint's latency while the workers are saturated; each worker's resident memory.
+# BEFORE_BIN=<an earlier build's GatewayBridge.Benchmarks> runs that build's servers in the same rounds.
+# Bounded: (ROUNDS + 2) x 3 scenarios x 4 servers x DURATION s, plus about 45 s of the rest: about four minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh
@@ -16,60 +20,58 @@ if ! command -v uwsgi >/dev/null || ! uwsgi --plugin python3 --version >/dev/nul
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uwsgi-core uwsgi-plugin-python3) >/dev/null
 fi
 
-start_inproc() { # port app
-  "$BIN" serve-python "$2" "$1" 8 0 >/dev/null 2>&1 & PIDS+=($!)
+start_inproc() { # name port app [bin]
+  "${4:-$BIN}" serve-python "$3" "$2" 8 0 >/dev/null 2>&1 & started "$1"
 }
-start_workers() { # port app [workers]
-  "$BIN" serve-python "$2" "$1" 0 "${3:-2}" >/dev/null 2>&1 & PIDS+=($!)
+start_workers() { # name port app [bin] [workers]
+  "${4:-$BIN}" serve-python "$3" "$2" 0 "${5:-2}" >/dev/null 2>&1 & started "$1"
 }
-start_gunicorn() { # port app
-  "$PYTHON" -m gunicorn --workers 2 --bind "127.0.0.1:$1" --chdir "$APPS" --log-level warning "$2" >/dev/null 2>&1 & PIDS+=($!)
+start_gunicorn() { # name port app
+  "$PYTHON" -m gunicorn --workers 2 --bind "127.0.0.1:$2" --chdir "$APPS" --log-level warning "$3" >/dev/null 2>&1 & started "$1"
 }
-start_uwsgi() { # port app; --master --die-on-term, or its workers outlive the run
-  uwsgi --http-socket "127.0.0.1:$1" --plugin python3 --master --die-on-term --processes 2 --chdir "$APPS" \
-    --module "${2%%:*}" --callable "${2##*:}" --disable-logging >/dev/null 2>&1 & PIDS+=($!)
+start_uwsgi() { # name port app; --http11-socket keeps connections alive, as every other server here does (--http-socket
+  # closes each after one response); --master --die-on-term, or its workers outlive the run
+  uwsgi --http11-socket "127.0.0.1:$2" --plugin python3 --master --die-on-term --processes 2 --chdir "$APPS" \
+    --module "${3%%:*}" --callable "${3##*:}" --disable-logging >/dev/null 2>&1 & started "$1"
+}
+start_server() { # name port app: inproc, workers, gunicorn, uwsgi, or inproc-before and workers-before from BEFORE_BIN
+  case $1 in
+    *-before) "start_${1%-before}" "$1" "$2" "$3" "$BEFORE_BIN" ;;
+    *) "start_$1" "$1" "$2" "$3" ;;
+  esac
 }
 
 SERVERS=(inproc workers gunicorn uwsgi)
-printf '%-12s %-9s %12s %12s %10s\n' scenario server req/s "÷ gunicorn" "÷ uwsgi"
+[ -n "$BEFORE_BIN" ] && SERVERS=(inproc inproc-before workers workers-before gunicorn uwsgi)
+REFERENCE=uwsgi REFERENCE2=gunicorn
+echo "CPU per request: user + system time of every process of the server (first: the host, or the master; rest: the"
+echo "workers), from /proc; sys/req and ctx/req: system calls and context switches per request (first+rest), from perf."
 port=5300
-for scenario in bare:bench_apps:hello flask:bench_apps:flask_app; do
+for scenario in bare:bench_apps:hello flask:bench_apps:flask_app lazy:bench_apps:lazy_hello; do
   name=${scenario%%:*}; app=${scenario#*:}
   declare -A PORT=()
   for server in "${SERVERS[@]}"; do
     port=$((port + 1)); PORT[$server]=$port
-    "start_$server" "$port" "$app"
+    start_server "$server" "$port" "$app"
   done
   for server in "${SERVERS[@]}"; do ready "${PORT[$server]}"; done
-  for server in inproc workers uwsgi; do
+  for server in "${SERVERS[@]}"; do
     [ "$(curl -s "http://127.0.0.1:${PORT[$server]}/")" = "$(curl -s "http://127.0.0.1:${PORT[gunicorn]}/")" ] || { echo "bodies differ for $name on $server" >&2; exit 1; }
   done
-  for server in "${SERVERS[@]}"; do rps "${PORT[$server]}" >/dev/null; done # warm-up
-  declare -A RESULTS=()
-  for round in $(seq 1 "$ROUNDS"); do
-    order=("${SERVERS[@]}"); (( round % 2 )) || order=($(printf '%s\n' "${SERVERS[@]}" | tac))
-    for server in "${order[@]}"; do RESULTS[$server]+="$(rps "${PORT[$server]}") "; done
-  done
-  gunicorn=$(tr ' ' '\n' <<<"${RESULTS[gunicorn]}" | grep . | median)
-  uwsgi=$(tr ' ' '\n' <<<"${RESULTS[uwsgi]}" | grep . | median)
-  for server in "${SERVERS[@]}"; do
-    value=$(tr ' ' '\n' <<<"${RESULTS[$server]}" | grep . | median)
-    printf '%-12s %-9s %12.0f %12.2f %10.2f\n' "$name hello" "$server" "$value" \
-      "$(awk -v a="$value" -v b="$gunicorn" 'BEGIN { print a / b }')" "$(awk -v a="$value" -v b="$uwsgi" 'BEGIN { print a / b }')"
-  done
+  compare_servers "$name hello"
   if [ "$name" = flask ]; then
     # Resident memory of each Flask worker after the run, ours and gunicorn's (kB).
-    ours=$(pgrep -P "$(pgrep -f "serve-python bench_apps:flask_app ${PORT[workers]}")" | xargs -I{} awk '/VmRSS/ {print $2}' /proc/{}/status | tr '\n' ' ')
-    theirs=$(pgrep -P "$(pgrep -f "gunicorn --workers 2 --bind 127.0.0.1:${PORT[gunicorn]}" | head -n 1)" | xargs -I{} awk '/VmRSS/ {print $2}' /proc/{}/status | tr '\n' ' ')
+    ours=$(pgrep -P "${ROOT[workers]}" | xargs -I{} awk '/VmRSS/ {print $2}' /proc/{}/status | tr '\n' ' ')
+    theirs=$(pgrep -P "${ROOT[gunicorn]}" | xargs -I{} awk '/VmRSS/ {print $2}' /proc/{}/status | tr '\n' ' ')
     echo "memory per Flask worker (kB RSS): workers $ours, gunicorn $theirs"
   fi
   stop_all
-  unset PORT RESULTS
+  unset PORT
 done
 
 # A CPU-bound app (about 5 ms of hashing per request, pure Python) in 1 worker and in 2: Python on every core.
-start_workers 5391 bench_apps:busy 1
-start_workers 5392 bench_apps:busy 2
+start_workers busy1 5391 bench_apps:busy "$BIN" 1
+start_workers busy2 5392 bench_apps:busy "$BIN" 2
 ready 5391; ready 5392
 rps 5391 32 >/dev/null; rps 5392 32 >/dev/null
 one=""; two=""
@@ -80,6 +82,6 @@ stop_all
 
 # A native endpoint beside saturated workers: CPU-bound requests from 32 connections keep both workers busy while a
 # second wrk measures the minimal API's latency.
-start_workers 5393 bench_apps:busy 2
+start_workers busy 5393 bench_apps:busy "$BIN" 2
 ready 5393
 native_beside_busy 5393 "2 saturated workers" python

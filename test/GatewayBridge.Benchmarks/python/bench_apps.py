@@ -25,3 +25,22 @@ def busy(environ, start_response):
         digest = hashlib.sha256(digest + b"x" * 64).digest()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [digest.hex().encode()]
+
+
+class _Body:
+    """A body as Flask and Django return it: an iterable with close(), not a list."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        pass
+
+
+def lazy_hello(environ, start_response):
+    """The bare hello, its body a lazy iterable with close()."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+    return _Body([b"Hello, World!"])
