@@ -6,7 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 // The python3 that has Flask, Django and Pyramid (Debian's, from appsettings.json), with this project's python/
 // folder first on sys.path: embedded in this process, or with PythonWorkers set, in that many worker processes per
 // app (dotnet run -- --PythonWorkers 2). In-memory state (the Flask to-dos) is then per worker, as under gunicorn.
-builder.Services.AddPythonWsgi(python =>
+builder.Services.AddPython(python =>
 {
     python.Python = builder.Configuration["Python"] ?? "python3";
     python.PythonPath.Add("python");

@@ -61,7 +61,7 @@ internal sealed record ServeArguments(
     }
 }
 
-/// <summary>gunicorn's flags for a Python app, as <see cref="Python.PythonWsgiOptions"/> takes them.</summary>
+/// <summary>gunicorn's flags for a Python app, as <see cref="Python.PythonOptions"/> takes them.</summary>
 internal sealed class PythonArguments
 {
     public static readonly string[] Options =

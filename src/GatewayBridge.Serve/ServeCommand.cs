@@ -105,7 +105,7 @@ internal static class ServeCommand
     {
         var builder = CreateBuilder(arguments);
         var python = arguments.Python;
-        builder.Services.AddPythonWsgi(options =>
+        builder.Services.AddPython(options =>
         {
             options.Python = python.Python;
             options.PythonPath.Add(python.Chdir);

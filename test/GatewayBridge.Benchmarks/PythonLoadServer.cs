@@ -18,7 +18,7 @@ internal static class PythonLoadServer
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Services.AddPythonWsgi(o =>
+        builder.Services.AddPython(o =>
         {
             o.Python = "/usr/bin/python3";
             o.PythonPath.Add(Path.Combine(AppContext.BaseDirectory, "python"));

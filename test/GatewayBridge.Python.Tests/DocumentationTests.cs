@@ -34,7 +34,7 @@ public partial class DocumentationTests
     {
         var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "## Python logging events");
         var documented = Event().Matches(section).Select(m => (m.Groups[1].Value, int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
-        var events = typeof(PythonWsgiLoggingExtensions).GetMethods(BindingFlags.Public | BindingFlags.Static)
+        var events = typeof(PythonLoggingExtensions).GetMethods(BindingFlags.Public | BindingFlags.Static)
             .Select(m => (m.Name, m.GetCustomAttribute<LoggerMessageAttribute>()?.EventId ?? -1))
             .Where(e => e.Item2 >= 0)
             .ToList();
@@ -43,11 +43,11 @@ public partial class DocumentationTests
     }
 
     [Fact]
-    public void PythonWsgiOptions_InThePythonPage_AreExactlyItsPublicProperties()
+    public void PythonOptions_InThePythonPage_AreExactlyItsPublicProperties()
     {
-        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "| `PythonWsgiOptions` |");
+        var section = RepositoryFiles.Section(RepositoryFiles.ReadDoc("python.md"), "| `PythonOptions` |");
         var documented = section.Split('\n').Skip(1).Select(l => Row().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Order();
-        var properties = typeof(PythonWsgiOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Order();
+        var properties = typeof(PythonOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Order();
 
         Assert.Equal(properties, documented);
     }

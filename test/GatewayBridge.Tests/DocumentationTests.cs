@@ -113,8 +113,9 @@ public partial class DocumentationTests
     public static List<string> FirstColumn(string section) =>
         section.Split('\n').Select(l => OptionRow().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Order().ToList();
 
+    /// <summary>The options a user sets: public properties, but for a name kept one release as an [Obsolete] forwarder.</summary>
     public static List<string> PublicProperties(Type type) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Order().ToList();
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetCustomAttribute<ObsoleteAttribute>() is null).Select(p => p.Name).Order().ToList();
 
     [GeneratedRegex(@"^\| `([A-Za-z]+)` \|")]
     private static partial Regex OptionRow();

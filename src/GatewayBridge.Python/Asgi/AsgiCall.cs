@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -30,14 +28,14 @@ internal enum AsgiPartKind
     /// <summary>The app returned.</summary>
     Done,
 
-    /// <summary>The worker died or was stopped while the app ran: <see cref="AsgiPart.Failure"/>.</summary>
-    WorkerFailed,
+    /// <summary>The server died or was stopped while the app ran: <see cref="AsgiPart.Failure"/>.</summary>
+    TransportFailed,
 }
 
 /// <summary>One event of an ASGI app; <see cref="Buffer"/> is pooled, given back by <see cref="Release"/>.</summary>
 internal readonly record struct AsgiPart(
     AsgiPartKind Kind, int Status = 0, (string Name, string Value)[]? Headers = null, byte[]? Buffer = null, int Length = 0,
-    bool Flag = false, string? Text = null, PythonAppException? Error = null, WorkerFailure? Failure = null)
+    bool Flag = false, string? Text = null, PythonAppException? Error = null, TransportFailure? Failure = null)
 {
     public ReadOnlyMemory<byte> Data => Buffer.AsMemory(0, Length);
 
@@ -52,18 +50,18 @@ internal readonly record struct AsgiPart(
 
 /// <summary>
 /// One ASGI request or WebSocket on a Python ASGI server (a worker process, or the host's own interpreter): the app's
-/// events as they come, and credit both ways. The app's response runs at most <see cref="WorkerFrames.Window"/>
+/// events as they come, and credit both ways. The app's response runs at most <see cref="WorkerProtocol.Window"/>
 /// bytes ahead of the client; the request's body or messages at most as far ahead of what the app has read.
 /// </summary>
-internal sealed class AsgiCall : IWorkerCall
+internal sealed class AsgiCall : FramedCall
 {
     // As for a WSGI call: the request's code runs on the connection's reader thread when an event arrives (it only
     // queues writes to Kestrel and frames to the server, neither of which waits), which saves a thread hop per event.
     private readonly Channel<AsgiPart> _parts = Channel.CreateUnbounded<AsgiPart>(
         new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
 
-    private readonly WorkerConnection _connection;
     private readonly ILogger _logger;
+    private readonly bool _websocket;
     private readonly Lock _lock = new();
     private long _unread;
     private long _unacknowledged;
@@ -72,21 +70,15 @@ internal sealed class AsgiCall : IWorkerCall
     private volatile bool _ended;
     private int _disconnected;
 
-    public AsgiCall(WorkerConnection connection, uint id, string path, ILogger logger)
+    public AsgiCall(FramedConnection connection, uint id, string path, bool websocket, ILogger logger)
+        : base(connection, id, path)
     {
-        _connection = connection;
-        Id = id;
-        Path = path;
+        _websocket = websocket;
         _logger = logger;
     }
 
-    public uint Id { get; }
-
-    public string Path { get; }
-
-    // An ASGI app waits by design (a long poll, a WebSocket), so a call's age says nothing about a hung worker.
-    public bool IsStuck(long now, long limit, bool started) => false;
-
+    // (An ASGI app waits by design, a long poll or a WebSocket, so a call's age says nothing about a hung server: IsStuck
+    // stays false.)
     public ChannelReader<AsgiPart> Parts => _parts.Reader;
 
     /// <summary>Request bytes sent to the app that it has not read yet (at most a window's worth, and a piece).</summary>
@@ -104,53 +96,47 @@ internal sealed class AsgiCall : IWorkerCall
     /// <summary>Response bytes the app has sent that the client has not yet taken (at most a window's worth).</summary>
     public long Unacknowledged => Interlocked.Read(ref _unacknowledged);
 
-    /// <summary>Sends the call's first frame: the scope, in <paramref name="frame"/> after room for the header.</summary>
-    public void Start(byte type, byte flags, byte[] frame, int length)
-    {
-        WorkerFrames.WriteHeader(frame, length, type, flags, Id);
-        _connection.Send(frame.AsSpan(0, WorkerFrames.HeaderSize + length));
-    }
-
-    public bool OnFrame(byte type, byte flags, ReadOnlySpan<byte> payload)
+    public override bool OnFrame(FrameType type, byte flags, ReadOnlySpan<byte> payload)
     {
         switch (type)
         {
-            case WorkerFrames.AsgiStart:
-                Post(new(AsgiPartKind.Start, Status: BinaryPrimitives.ReadUInt16LittleEndian(payload), Headers: Pairs(payload[2..])));
+            case FrameType.AsgiStart:
+                var (status, headers) = FrameReader.ReadAsgiStart(payload);
+                Post(new(AsgiPartKind.Start, Status: status, Headers: headers));
                 return false;
-            case WorkerFrames.AsgiResponseBody:
+            case FrameType.AsgiResponseBody:
                 Interlocked.Add(ref _unacknowledged, payload.Length);
-                Post(Copy(AsgiPartKind.Body, payload, (flags & WorkerFrames.MoreFlag) != 0));
+                Post(Copy(AsgiPartKind.Body, payload, (flags & FrameFlags.More) != 0));
                 return false;
-            case WorkerFrames.WsAccept:
-                var length = BinaryPrimitives.ReadInt32LittleEndian(payload);
-                var subprotocol = Encoding.UTF8.GetString(payload.Slice(4, length));
-                Post(new(AsgiPartKind.Accept, Headers: Pairs(payload[(4 + length)..]), Text: subprotocol.Length == 0 ? null : subprotocol));
+            case FrameType.WsAccept:
+                var (subprotocol, acceptHeaders) = FrameReader.ReadWsAccept(payload);
+                Post(new(AsgiPartKind.Accept, Headers: acceptHeaders, Text: subprotocol));
                 return false;
-            case WorkerFrames.WsSend:
-                Post(Copy(AsgiPartKind.Send, payload, (flags & WorkerFrames.TextFlag) != 0));
+            case FrameType.WsSend:
+                Post(Copy(AsgiPartKind.Send, payload, (flags & FrameFlags.Text) != 0));
                 return false;
-            case WorkerFrames.WsClose:
-                Post(new(AsgiPartKind.Close, Status: BinaryPrimitives.ReadUInt16LittleEndian(payload), Text: Encoding.UTF8.GetString(payload[2..])));
+            case FrameType.WsClose:
+                var (code, reason) = FrameReader.ReadClose(payload);
+                Post(new(AsgiPartKind.Close, Status: code, Text: reason));
                 return false;
-            case WorkerFrames.Taken:
-                Taken(BinaryPrimitives.ReadInt32LittleEndian(payload));
+            case FrameType.Taken:
+                Taken(FrameReader.ReadCount(payload));
                 return false;
-            case WorkerFrames.Error:
-                var fields = Encoding.UTF8.GetString(payload).Split('\0', 3);
-                var error = new PythonAppException(fields[0], fields[1], fields.Length > 2 ? fields[2] : "");
+            case FrameType.Error:
+                var (errorType, message, traceback) = FrameReader.ReadError(payload);
+                var error = new PythonAppException(errorType, message, traceback);
                 if (!Post(new(AsgiPartKind.Error, Error: error)))
                 {
                     LogAfterRequest(error);
                 }
 
                 return false;
-            case WorkerFrames.DoneApp:
+            case FrameType.DoneApp:
                 _ended = true;
                 Post(new(AsgiPartKind.Done));
                 return true;
             default:
-                throw new InvalidDataException($"The Python ASGI server sent a frame of type {type} for request {Id}.");
+                throw new InvalidDataException($"a {type} frame for ASGI call {Id}");
         }
     }
 
@@ -159,24 +145,6 @@ internal sealed class AsgiCall : IWorkerCall
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
         payload.CopyTo(buffer);
         return new(kind, Buffer: buffer, Length: payload.Length, Flag: flag);
-    }
-
-    // Header names and values as the app gave them, NUL-separated, each preceded by a NUL: bytes, taken as latin-1.
-    private static (string Name, string Value)[] Pairs(ReadOnlySpan<byte> block)
-    {
-        if (block.IsEmpty)
-        {
-            return [];
-        }
-
-        var fields = Encoding.Latin1.GetString(block[1..]).Split('\0');
-        var pairs = new (string, string)[fields.Length / 2];
-        for (var i = 0; i < pairs.Length; i++)
-        {
-            pairs[i] = (fields[2 * i], fields[(2 * i) + 1]);
-        }
-
-        return pairs;
     }
 
     // False when nobody reads the call's events any more.
@@ -199,7 +167,7 @@ internal sealed class AsgiCall : IWorkerCall
     /// Sends request bytes (a piece of the body, or a WebSocket message) once the app has read all but a window's
     /// worth of what was sent before: a client that uploads faster than the app reads waits in Kestrel, not in memory.
     /// </summary>
-    public async ValueTask SendAsync(byte type, byte flags, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public async ValueTask SendAsync(FrameType type, byte flags, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -212,7 +180,7 @@ internal sealed class AsgiCall : IWorkerCall
                     return;
                 }
 
-                if (_unread < WorkerFrames.Window)
+                if (_unread < WorkerProtocol.Window)
                 {
                     _unread += data.Length;
                     break;
@@ -224,17 +192,7 @@ internal sealed class AsgiCall : IWorkerCall
             await room.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var frame = ArrayPool<byte>.Shared.Rent(WorkerFrames.HeaderSize + data.Length);
-        try
-        {
-            WorkerFrames.WriteHeader(frame, data.Length, type, flags, Id);
-            data.Span.CopyTo(frame.AsSpan(WorkerFrames.HeaderSize));
-            _connection.Send(frame.AsSpan(0, WorkerFrames.HeaderSize + data.Length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frame);
-        }
+        Connection.Send(FrameWriter.Frame(type, Id, data.Span, flags));
     }
 
     private void Taken(int bytes)
@@ -243,7 +201,7 @@ internal sealed class AsgiCall : IWorkerCall
         lock (_lock)
         {
             _unread -= bytes;
-            if (_unread < WorkerFrames.Window)
+            if (_unread < WorkerProtocol.Window)
             {
                 (room, _room) = (_room, null);
             }
@@ -258,7 +216,7 @@ internal sealed class AsgiCall : IWorkerCall
         if (bytes > 0 && !_ended)
         {
             Interlocked.Add(ref _unacknowledged, -bytes);
-            _connection.Send(WorkerFrames.BuildCredit(Id, bytes));
+            Connection.Send(FrameWriter.Count(FrameType.Credit, Id, bytes));
         }
     }
 
@@ -267,7 +225,7 @@ internal sealed class AsgiCall : IWorkerCall
     {
         if (!_ended && Interlocked.Exchange(ref _disconnected, 1) == 0)
         {
-            _connection.Send(WorkerFrames.Build(WorkerFrames.AsgiDisconnect, Id));
+            Connection.Send(FrameWriter.Frame(FrameType.AsgiDisconnect, Id));
         }
     }
 
@@ -276,13 +234,11 @@ internal sealed class AsgiCall : IWorkerCall
     {
         if (!_ended && Interlocked.Exchange(ref _disconnected, 1) == 0)
         {
-            Span<byte> payload = stackalloc byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(payload, (ushort)code);
-            _connection.Send(WorkerFrames.Build(WorkerFrames.WsDisconnect, Id, payload));
+            Connection.Send(FrameWriter.Close(FrameType.WsDisconnect, Id, code));
         }
     }
 
-    public void Complete()
+    public override void Complete()
     {
         _parts.Writer.TryComplete();
         Release();
@@ -291,13 +247,11 @@ internal sealed class AsgiCall : IWorkerCall
     /// <summary>The worker was gone before the request's first frame reached it: another worker may take it.</summary>
     public bool NeverSent { get; private set; }
 
-    public void Fail(WorkerFailure failure)
+    public override void Fail(TransportFailure failure)
     {
         _ended = true;
-        NeverSent = failure.Retry;
-
-        // Once sent, a request's body may already be in the app: such a request is never sent to a second worker.
-        Post(new(AsgiPartKind.WorkerFailed, Failure: failure.Retry ? failure with { StatusCode = 502 } : failure));
+        NeverSent = failure.NeverSent;
+        Post(new(AsgiPartKind.TransportFailed, Failure: failure));
         _parts.Writer.TryComplete();
         Release();
     }
@@ -312,6 +266,20 @@ internal sealed class AsgiCall : IWorkerCall
         }
 
         room?.TrySetResult();
+    }
+
+    public override void Abandon()
+    {
+        if (_websocket)
+        {
+            WebSocketDisconnect(1006);
+        }
+        else
+        {
+            Disconnect();
+        }
+
+        Stop();
     }
 
     /// <summary>The request stops reading the app's events: what is still buffered is given back.</summary>

@@ -1,7 +1,6 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 
@@ -77,19 +76,15 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
         var hasBody = RequestAdmission.HasBody(context);
 
         // :: Step 2: Send the scope to a server with room for it, now or once one has
-        var frame = AsgiScope.Write(context, scriptName, pathInfo, websocket: false, out var length);
         AsgiCall call;
         try
         {
-            call = await _server.StartAsync(WorkerFrames.AsgiHttp, hasBody ? (byte)0 : WorkerFrames.EmptyFlag, frame, length, context.Request.Path.Value!, aborted);
+            call = await _server.OpenAsync(new AsgiRequest(context, scriptName, pathInfo, false, hasBody ? (byte)0 : FrameFlags.Empty, _logger), aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
+            AbortedRequest.End(context, _logger);
             return;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frame);
         }
 
         // :: Step 3: Send the body as the app reads it, and the response as the app sends it
@@ -112,9 +107,9 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
                 RejectTooLarge(context, context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? 0);
             }
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested && !TimedOutBeforeStart(context))
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            _logger.RequestAborted(context.Request.Path);
+            // Answered below, once, whether the response ended early or threw.
         }
         finally
         {
@@ -131,12 +126,12 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
                 await pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
-    }
 
-    // A request timeout (ASP.NET's RequestTimeouts) before the response started goes up, so its middleware answers 504.
-    private static bool TimedOutBeforeStart(HttpContext context) =>
-        !context.Response.HasStarted &&
-        context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken.IsCancellationRequested == true;
+        if (aborted.IsCancellationRequested)
+        {
+            AbortedRequest.End(context, _logger);
+        }
+    }
 
     // True once the response is complete; false when it ended otherwise (the app failed, or returned without one).
     private async Task<bool> RespondAsync(HttpContext context, AsgiCall call, GatewayResponse response, RequestBody body, CancellationToken aborted)
@@ -171,8 +166,8 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
                             }
 
                             return false;
-                        case AsgiPartKind.WorkerFailed:
-                            FailWorker(context, part.Failure!);
+                        case AsgiPartKind.TransportFailed:
+                            part.Failure!.Respond(context, _logger);
                             return false;
                         default:
                             // Done: the app returned without a complete response (the client had gone; anything else is
@@ -212,8 +207,8 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
     {
         if (context.RequestAborted.IsCancellationRequested)
         {
-            // The client had gone: the app's failure (Starlette's ClientDisconnect, say) is its consequence.
-            _logger.RequestAborted(context.Request.Path);
+            // The client had gone: the app's failure (Starlette's ClientDisconnect, say) is its consequence, and the
+            // request's end is logged as an abort.
             return;
         }
 
@@ -227,19 +222,6 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
 
         context.Response.Clear();
         context.Response.StatusCode = StatusCodes.Status500InternalServerError;
-    }
-
-    private void FailWorker(HttpContext context, WorkerFailure failure)
-    {
-        _logger.WorkerRequestFailed(context.Request.Method, context.Request.Path, failure.StatusCode, failure.Pid, failure.Reason);
-        if (context.Response.HasStarted)
-        {
-            context.Abort();
-            return;
-        }
-
-        context.Response.Clear();
-        context.Response.StatusCode = failure.StatusCode;
     }
 
     private void RejectTooLarge(HttpContext context, long limit)
@@ -266,7 +248,7 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
                     var read = await request.Body.ReadAsync(buffer.AsMemory(0, BodyPiece), cancellationToken);
                     remaining -= read;
                     var more = read > 0 && remaining is not 0;
-                    await call.SendAsync(WorkerFrames.AsgiBody, more ? WorkerFrames.MoreFlag : (byte)0, buffer.AsMemory(0, read), cancellationToken);
+                    await call.SendAsync(FrameType.AsgiBody, more ? FrameFlags.More : (byte)0, buffer.AsMemory(0, read), cancellationToken);
                     if (!more)
                     {
                         return;

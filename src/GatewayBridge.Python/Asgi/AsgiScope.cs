@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
@@ -7,51 +5,53 @@ using Microsoft.Net.Http.Headers;
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// The scope of an ASGI request as the Python side builds it (<c>gatewaybridge_asgi._scope</c>): the request's
-/// fields as bytes on the wire, NUL-separated, so that the same request gives the scope uvicorn gives. Each string is
-/// written as UTF-8, which is the latin-1 of its native string: one char per byte, as it came.
+/// The scope of an ASGI request as the Python side builds it (<c>gatewaybridge/asgi.py</c>): the request's fields as
+/// bytes on the wire, so that the same request gives the scope uvicorn gives. Each string is written as UTF-8, which the
+/// frame carries as the latin-1 of its native string: one char per byte, as it came.
 /// </summary>
 internal static class AsgiScope
 {
-    /// <summary>
-    /// Writes the scope frame's payload after <see cref="WorkerFrames.HeaderSize"/> bytes left for the header, in a
-    /// pooled array the caller returns; <paramref name="length"/> is the payload's length.
-    /// </summary>
-    public static byte[] Write(HttpContext context, string rootPath, string pathInfo, bool websocket, out int length)
+    /// <summary>The AsgiHttp or WsConnect frame that opens the call: the scope's fields and the request's headers.</summary>
+    public static FrameBuilder Frame(HttpContext context, string rootPath, string pathInfo, bool websocket, uint callId, byte flags)
     {
         var request = context.Request;
         var connection = context.Connection;
         var target = EnvironFormat.RequestUri(context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, request);
-        var rawPath = RequestPath.RawPath(target);
 
         // Kestrel removes dot segments before routing: then the decoded path is all there is.
         var rest = RequestPath.RawPathInfo(pathInfo, target) ?? new PathString(pathInfo).ToUriComponent();
         var secure = request.IsHttps;
-        var writer = new Writer(1024);
-        writer.Field(request.Method);
-        writer.Field(websocket ? (secure ? "wss" : "ws") : (secure ? "https" : "http"));
-        writer.Field(HttpVersion(request.Protocol));
-        writer.Field(rootPath);
-        writer.Field(rawPath);
-        writer.Field(rest);
-        writer.Field(request.QueryString.HasValue ? request.QueryString.Value.AsSpan(1) : default);
-        writer.Field(connection.RemoteIpAddress is { } remote ? EnvironFormat.Address(remote) : "");
-        writer.Field(connection.RemoteIpAddress is null ? "" : EnvironFormat.Port(connection.RemotePort));
-        writer.Field(connection.LocalIpAddress is { } local ? EnvironFormat.Address(local) : "");
-        writer.Field(connection.LocalIpAddress is null ? "" : EnvironFormat.Port(connection.LocalPort));
-        writer.Field(websocket ? request.Headers[HeaderNames.SecWebSocketProtocol].ToString() : "");
-        foreach (var (name, values) in request.Headers)
+        string[] fields =
+        [
+            Native(request.Method),
+            websocket ? (secure ? "wss" : "ws") : (secure ? "https" : "http"),
+            HttpVersion(request.Protocol),
+            Native(rootPath),
+            Native(RequestPath.RawPath(target)),
+            Native(rest),
+            request.QueryString.HasValue ? Native(request.QueryString.Value[1..]) : "",
+            connection.RemoteIpAddress is { } remote ? EnvironFormat.Address(remote) : "",
+            connection.RemoteIpAddress is null ? "" : EnvironFormat.Port(connection.RemotePort),
+            connection.LocalIpAddress is { } local ? EnvironFormat.Address(local) : "",
+            connection.LocalIpAddress is null ? "" : EnvironFormat.Port(connection.LocalPort),
+            websocket ? Native(request.Headers[HeaderNames.SecWebSocketProtocol].ToString()) : "",
+        ];
+        return FrameWriter.Scope(websocket ? FrameType.WsConnect : FrameType.AsgiHttp, callId, flags, fields, Headers(request.Headers));
+    }
+
+    private static IEnumerable<(string, string)> Headers(IHeaderDictionary headers)
+    {
+        foreach (var (name, values) in headers)
         {
             foreach (var value in values)
             {
-                writer.LowerField(name);
-                writer.Field(value);
+                yield return (name, Native(value ?? ""));
             }
         }
-
-        length = writer.Length - WorkerFrames.HeaderSize - 1;
-        return writer.Buffer;
     }
+
+    // The bytes of what Kestrel decoded as UTF-8, one char each.
+    private static string Native(string value) => NativeEnviron.Native(value);
 
     /// <summary>ASGI's <c>http_version</c>: "1.1" for HTTP/1.1, "2" for HTTP/2.</summary>
     public static string HttpVersion(string protocol) => protocol switch
@@ -62,38 +62,4 @@ internal static class AsgiScope
         "HTTP/1.0" => "1.0",
         _ => protocol.StartsWith("HTTP/", StringComparison.Ordinal) ? protocol[5..] : protocol,
     };
-
-    // A pooled buffer, header room first; each field is followed by a NUL (the last one is not sent).
-    private struct Writer(int capacity)
-    {
-        public byte[] Buffer = ArrayPool<byte>.Shared.Rent(capacity);
-        public int Length = WorkerFrames.HeaderSize;
-
-        public void Field(ReadOnlySpan<char> value)
-        {
-            Ensure(Encoding.UTF8.GetMaxByteCount(value.Length) + 1);
-            Length += Encoding.UTF8.GetBytes(value, Buffer.AsSpan(Length));
-            Buffer[Length++] = 0;
-        }
-
-        // Header names are tokens (ASCII): lower-cased as ASGI has them.
-        public void LowerField(string name)
-        {
-            Ensure(name.Length + 1);
-            Length += Encoding.ASCII.GetBytes(name, Buffer.AsSpan(Length));
-            Ascii.ToLowerInPlace(Buffer.AsSpan(Length - name.Length, name.Length), out _);
-            Buffer[Length++] = 0;
-        }
-
-        private void Ensure(int more)
-        {
-            if (Length + more > Buffer.Length)
-            {
-                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(Length + more, 2 * Buffer.Length));
-                Buffer.AsSpan(0, Length).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(Buffer);
-                Buffer = larger;
-            }
-        }
-    }
 }

@@ -36,19 +36,14 @@ internal sealed class AsgiWebSocketSession : IDisposable
     public async Task RunAsync(string scriptName, string pathInfo)
     {
         var aborted = _context.RequestAborted;
-        var frame = AsgiScope.Write(_context, scriptName, pathInfo, websocket: true, out var length);
         AsgiCall call;
         try
         {
-            call = await _server.StartAsync(WorkerFrames.WsConnect, 0, frame, length, _context.Request.Path.Value!, aborted);
+            call = await _server.OpenAsync(new AsgiRequest(_context, scriptName, pathInfo, true, 0, _logger), aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
             return;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frame);
         }
 
         using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(aborted);
@@ -132,17 +127,9 @@ internal sealed class AsgiWebSocketSession : IDisposable
                 }
 
                 return true;
-            case AsgiPartKind.WorkerFailed:
-                _logger.WorkerRequestFailed(_context.Request.Method, _context.Request.Path, part.Failure!.StatusCode, part.Failure.Pid, part.Failure.Reason);
-                if (_socket is null)
-                {
-                    _context.Response.StatusCode = part.Failure.StatusCode;
-                }
-                else
-                {
-                    _context.Abort();
-                }
-
+            case AsgiPartKind.TransportFailed:
+                // Once the handshake answered 101, the response has started: the connection is cut.
+                part.Failure!.Respond(_context, _logger);
                 return false;
             default:
                 // Done: a socket the app left open is closed normally.
@@ -226,7 +213,7 @@ internal sealed class AsgiWebSocketSession : IDisposable
                 if (result.EndOfMessage)
                 {
                     var text = result.MessageType == WebSocketMessageType.Text;
-                    await call.SendAsync(WorkerFrames.WsMessage, text ? WorkerFrames.TextFlag : (byte)0, message.WrittenMemory, cancellationToken);
+                    await call.SendAsync(FrameType.WsMessage, text ? FrameFlags.Text : (byte)0, message.WrittenMemory, cancellationToken);
                     message.ResetWrittenCount();
                 }
             }

@@ -1,8 +1,11 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// Where an ASGI app runs: its worker processes, or a loop on a thread of the host's interpreter. Both speak the
-/// frames of <c>gatewaybridge_asgi.py</c>.
+/// Where an ASGI app runs: its worker processes, or a loop on a thread of the host's interpreter. Both speak the worker
+/// protocol over a <see cref="FramedConnection"/>.
 /// </summary>
 internal interface IAsgiServer
 {
@@ -10,8 +13,18 @@ internal interface IAsgiServer
     bool HasRoom { get; }
 
     /// <summary>
-    /// Sends the scope (<paramref name="frame"/>: a frame whose header is written here, <paramref name="length"/> bytes
-    /// of payload) to a server with room for one more request, now or once one has; returns the call.
+    /// Opens the request's call on a server with room for one more, now or once one has: its scope goes out in the
+    /// call's first frame.
     /// </summary>
-    ValueTask<AsgiCall> StartAsync(byte type, byte flags, byte[] frame, int length, string path, CancellationToken cancellationToken);
+    ValueTask<AsgiCall> OpenAsync(AsgiRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>An ASGI request or WebSocket on its way to a server: what its call and its scope are made of.</summary>
+internal sealed record AsgiRequest(HttpContext Context, string RootPath, string PathInfo, bool WebSocket, byte Flags, ILogger Logger)
+{
+    /// <summary>Opens the call on <paramref name="connection"/>, its scope in its first frame.</summary>
+    public AsgiCall Open(FramedConnection connection) =>
+        connection.Open(
+            id => new AsgiCall(connection, id, Context.Request.Path.Value!, WebSocket, Logger),
+            call => connection.Send(AsgiScope.Frame(Context, RootPath, PathInfo, WebSocket, call.Id, Flags)));
 }

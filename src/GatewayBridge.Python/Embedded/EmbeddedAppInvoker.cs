@@ -39,8 +39,8 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
         var path = environ.Context.Request.Path;
 
         // :: Step 1: Hand the request to a Python thread (the environ as native strings, the body as bytes or a file)
-        var body = PythonRequestBody.From(environ.Input);
-        var call = new PythonCall(_app, PythonEnviron.Build(environ), body, _logger, path, aborted);
+        var body = EmbeddedRequestBody.From(environ.Input);
+        var call = new PythonCall(_app, NativeEnviron.Build(environ), body, _logger, path, aborted);
         try
         {
             Threads.Enqueue(call);
@@ -60,7 +60,7 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
                 {
                     try
                     {
-                        if (await PythonResponseSender.SendAsync(part, response, _logger, path))
+                        if (await WsgiResponseSender.SendAsync(part, response, _logger, path))
                         {
                             return;
                         }

@@ -1,8 +1,6 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Python.Runtime;
 
@@ -10,35 +8,33 @@ namespace GatewayBridge.Python;
 
 /// <summary>
 /// An ASGI app in the host's own interpreter: its asyncio loop on a thread of its own, talking to the host over a
-/// socket pair in the same frames a worker process uses, so that both modes share every rule of the protocol. The
-/// loop takes the GIL only while Python runs; the host's threads never take it for an ASGI request.
+/// socket pair in the worker protocol, on the same <see cref="FramedConnection"/> a worker process gets, so that both
+/// modes share every rule of the protocol. The loop takes the GIL only while Python runs; the host's threads never
+/// take it for an ASGI request.
 /// </summary>
-[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The connection is disposed by Stop, which the host calls once.")]
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The connection is disposed when the loop ends, which Stop waits for.")]
 internal sealed class EmbeddedAsgiServer : IAsgiServer
 {
     private const int AfUnix = 1;
     private const int SockStream = 1;
     private const int SockCloexec = 0x80000;
+    private const string Server = "the ASGI loop in the host's interpreter";
 
-    private static readonly WorkerFailure Stopped = new(502, Environment.ProcessId, "the host's ASGI loop has stopped");
-
-    private readonly ConcurrentDictionary<uint, AsgiCall> _calls = new();
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
     private readonly string _appSpec;
-    private WorkerConnection? _connection;
+    private readonly FramedConnection _connection;
     private Thread? _loop;
-    private uint _lastId;
-    private volatile bool _closed;
 
-    private EmbeddedAsgiServer(string appSpec, ILogger logger)
+    private EmbeddedAsgiServer(string appSpec, FramedConnection connection, ILogger logger)
     {
         _appSpec = appSpec;
+        _connection = connection;
         _logger = logger;
     }
 
     /// <summary>The calls in flight.</summary>
-    public IReadOnlyList<AsgiCall> Calls => [.. _calls.Values];
+    public IReadOnlyList<AsgiCall> Calls => [.. _connection.Calls.OfType<AsgiCall>()];
 
     // No queue: the loop takes every request as it comes, as uvicorn's does.
     public bool HasRoom => true;
@@ -52,10 +48,8 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
             throw new InvalidOperationException($"socketpair failed (errno {Marshal.GetLastPInvokeError()}).");
         }
 
-        var server = new EmbeddedAsgiServer(appSpec, logger);
-        var socket = new Socket(new SafeSocketHandle(fds[0], ownsHandle: true));
-        server._connection = new WorkerConnection(socket);
-        server._connection.StartReading(server.OnFrame, server.OnClosed, "GatewayBridge ASGI host reader");
+        var server = new EmbeddedAsgiServer(appSpec, new FramedConnection(new Socket(new SafeSocketHandle(fds[0], ownsHandle: true))), logger);
+        server._connection.StartReading(server.OnControl, static _ => { }, server.OnClosed, "GatewayBridge ASGI host reader");
         server._loop = new Thread(() => server.Run(python, app, fds[1], grace)) { IsBackground = true, Name = $"GatewayBridge ASGI loop {appSpec}" };
         server._loop.Start();
         if (!server._ready.Task.Wait(startTimeout))
@@ -83,7 +77,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
                 using (var spec = new PyString(_appSpec))
                 using (var seconds = new PyFloat(grace.TotalSeconds))
                 {
-                    python.AsgiRunner().Invoke(descriptor, app, spec, seconds).Dispose();
+                    python.AsgiRunner.Invoke(descriptor, app, spec, seconds).Dispose();
                 }
             }
         }
@@ -95,72 +89,54 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         }
         finally
         {
-            _connection?.Dispose();
+            _connection.Dispose();
         }
     }
 
-    public ValueTask<AsgiCall> StartAsync(byte type, byte flags, byte[] frame, int length, string path, CancellationToken cancellationToken)
-    {
-        var id = Interlocked.Increment(ref _lastId);
-        var call = new AsgiCall(_connection!, id, path, _logger);
-        if (_closed)
-        {
-            call.Fail(Stopped);
-            return ValueTask.FromResult(call);
-        }
+    public ValueTask<AsgiCall> OpenAsync(AsgiRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(request.Open(_connection));
 
-        _calls[id] = call;
-        call.Start(type, flags, frame, length);
-        if (_closed && _calls.TryRemove(id, out _))
-        {
-            // The loop stopped while the call started: OnClosed may have missed it.
-            call.Fail(Stopped);
-        }
-
-        return ValueTask.FromResult(call);
-    }
-
-    private void OnFrame(byte type, byte flags, uint id, ReadOnlySpan<byte> payload)
+    private void OnControl(FrameType type, byte flags, uint id, ReadOnlySpan<byte> payload)
     {
         switch (type)
         {
-            case WorkerFrames.Ready:
-                _ready.TrySetResult(null);
-                break;
-            case WorkerFrames.Failed:
-                _ready.TrySetResult(Encoding.UTF8.GetString(payload));
-                break;
-            default:
-                if (_calls.TryGetValue(id, out var call) && call.OnFrame(type, flags, payload))
+            case FrameType.Ready:
+                using (var json = FrameReader.ReadJson(payload))
                 {
-                    _calls.TryRemove(id, out _);
-                    call.Complete();
+                    var info = json.RootElement;
+                    var version = info.TryGetProperty("version", out var v) && v.TryGetInt32(out var n) ? n : 0;
+                    _ready.TrySetResult(version == WorkerProtocol.Version
+                        ? null
+                        : $"the loop {Worker.VersionMismatch(version, info.TryGetProperty("module", out var m) ? m.GetString() : null)}");
                 }
 
                 break;
+            case FrameType.Failed:
+                _ready.TrySetResult(FrameReader.ReadText(payload));
+                break;
+            default:
+                // Records go to the host's logging directly in its own interpreter: a Log frame here is not the protocol.
+                throw new InvalidDataException($"a {type} frame from {Server}");
         }
     }
 
     private void OnClosed(Exception? error)
     {
-        _closed = true;
-
-        // Bytes that are not frames leave the loop running: it is cut off, so that nothing more reaches it.
-        _connection?.Dispose();
-        _ready.TrySetResult(error?.Message ?? "the loop ended before it was ready");
-        foreach (var id in _calls.Keys)
+        if (error is InvalidDataException)
         {
-            if (_calls.TryRemove(id, out var call))
-            {
-                call.Fail(Stopped);
-            }
+            _logger.PythonLoopProtocolError(_appSpec, error.Message);
         }
+
+        // Bytes that are not the protocol leave the loop running: it is cut off, so that nothing more reaches it.
+        _connection.Dispose();
+        _ready.TrySetResult(error?.Message ?? "the loop ended before it was ready");
+        _connection.FailAll(new TransportFailure(502, Server, "has stopped"));
     }
 
     /// <summary>Tells the loop to finish what it holds and run the lifespan shutdown; waits up to <paramref name="grace"/>.</summary>
     public void Stop(TimeSpan grace)
     {
-        _connection?.Send(WorkerFrames.Build(WorkerFrames.Stop, 0));
+        _connection.Send(FrameWriter.Frame(FrameType.Stop));
         _loop?.Join(grace);
     }
 

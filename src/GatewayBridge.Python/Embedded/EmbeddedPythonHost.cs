@@ -13,10 +13,10 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
 {
-    /// <summary>Python threads in the host's interpreter when <see cref="PythonWsgiOptions.Threads"/> is not set.</summary>
+    /// <summary>Python threads in the host's interpreter when <see cref="PythonOptions.Threads"/> is not set.</summary>
     public const int DefaultThreads = 8;
 
-    private readonly PythonWsgiOptions _options;
+    private readonly PythonOptions _options;
     private readonly string _contentRoot;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
@@ -27,7 +27,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
     private PythonThreads? _threads;
     private bool _stopped;
 
-    public EmbeddedPythonHost(IOptions<PythonWsgiOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory? meterFactory = null)
+    public EmbeddedPythonHost(IOptions<PythonOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory? meterFactory = null)
     {
         _options = options.Value;
         _contentRoot = environment.ContentRootPath;
@@ -79,9 +79,9 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
                 throw new InvalidOperationException(
                     $"The Python {kind} app '{appSpec}' could not be loaded: {ex.Type.Name}: {ex.Message}. " +
                     $"Python is {installation.Executable} ({installation.Version}), with sys.path {CurrentPath()}. " +
-                    "If a module is missing, set PythonWsgiOptions.Python to the python3 that has the app's packages (a virtual " +
+                    "If a module is missing, set PythonOptions.Python to the python3 that has the app's packages (a virtual " +
                     "environment's bin/python3, or the system's /usr/bin/python3 for Debian's python3-* packages), and " +
-                    "PythonWsgiOptions.PythonPath to the folder of the app's own modules.\n" + ex.Format(),
+                    "PythonOptions.PythonPath to the folder of the app's own modules.\n" + ex.Format(),
                     ex);
             }
         }
@@ -180,7 +180,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
                 var installation = PythonInstallation.Find(_options.Python, _contentRoot);
                 _python = PythonInterpreter.Get(installation, PythonLogLevels.Lowest(_loggers), _logger);
                 PythonHostSink.HostStarted(_loggers);
-                _python.PrependPath(_options.PythonPath.Select(p => Path.GetFullPath(p, _contentRoot)));
+                _python.AddPath(_options.PythonPath.Select(p => Path.GetFullPath(p, _contentRoot)));
                 _logger.InterpreterStarted(installation.Version, installation.Executable, installation.Library!);
             }
 

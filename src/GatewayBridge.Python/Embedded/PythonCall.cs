@@ -16,20 +16,20 @@ internal sealed class PythonCall
 {
     // Two parts in flight at most: a slow client holds the Python thread back (with the GIL released) rather than
     // letting a streaming app fill memory.
-    private readonly Channel<PythonResponsePart> _parts = Channel.CreateBounded<PythonResponsePart>(
+    private readonly Channel<WsgiResponsePart> _parts = Channel.CreateBounded<WsgiResponsePart>(
         new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
 
     private static long s_lastId;
 
     private readonly PyObject _app;
     private readonly string _environ;
-    private readonly PythonRequestBody _body;
+    private readonly EmbeddedRequestBody _body;
     private readonly CancellationToken _aborted;
     private readonly ILogger _logger;
     private readonly PathString _path;
     private volatile bool _stopped;
 
-    public PythonCall(PyObject app, string environ, PythonRequestBody body, ILogger logger, PathString path, CancellationToken aborted)
+    public PythonCall(PyObject app, string environ, EmbeddedRequestBody body, ILogger logger, PathString path, CancellationToken aborted)
     {
         _app = app;
         _environ = environ;
@@ -43,7 +43,7 @@ internal sealed class PythonCall
     public long Id { get; } = Interlocked.Increment(ref s_lastId);
 
     /// <summary>The response's parts, in order; completed when the Python side is done with the call.</summary>
-    public ChannelReader<PythonResponsePart> Parts => _parts.Reader;
+    public ChannelReader<WsgiResponsePart> Parts => _parts.Reader;
 
     /// <summary>Whether the request no longer wants parts: it ended, or it was aborted.</summary>
     public bool IsStopped => _stopped || _aborted.IsCancellationRequested;
@@ -80,7 +80,7 @@ internal sealed class PythonCall
             while (true)
             {
                 var part = ReadStep(step, ref resumable);
-                if (!Post(part) || part.Kind != PythonStepKind.Chunk || IsStopped)
+                if (!Post(part) || part.Kind != WsgiPartKind.Chunk || IsStopped)
                 {
                     break;
                 }
@@ -116,7 +116,7 @@ internal sealed class PythonCall
             {
                 if (!failure.IsNone())
                 {
-                    _logger.GatewayAppCloseFailed(_path, CloseFailure(failure.As<string>()));
+                    _logger.GatewayAppCloseFailed(_path, WsgiResponsePart.CloseFailed(failure.As<string>()));
                 }
             }
         }
@@ -125,8 +125,6 @@ internal sealed class PythonCall
             _logger.GatewayAppCloseFailed(_path, ex);
         }
     }
-
-    public static PythonAppException CloseFailure(string traceback) => new("close", "the iterable's close() failed", traceback);
 
     private PyObject Start(PythonInterpreter python)
     {
@@ -146,8 +144,8 @@ internal sealed class PythonCall
         }
     }
 
-    // (head, data, kind, extra): see gatewaybridge_wsgi.py.
-    private static PythonResponsePart ReadStep(PyObject step, ref PyObject? resumable)
+    // (head, data, kind, extra): see gatewaybridge/wsgi.py.
+    private static WsgiResponsePart ReadStep(PyObject step, ref PyObject? resumable)
     {
         using (step)
         {
@@ -156,9 +154,9 @@ internal sealed class PythonCall
             using var kindObject = step[2];
             var extra = step[3];
             var head = headObject.IsNone() ? null : headObject.As<string>();
-            var kind = (PythonStepKind)kindObject.As<int>();
+            var kind = (WsgiPartKind)kindObject.As<int>();
             PythonAppException? closeFailure = null;
-            if (kind == PythonStepKind.Chunk)
+            if (kind == WsgiPartKind.Chunk)
             {
                 resumable?.Dispose();
                 resumable = extra;
@@ -169,13 +167,13 @@ internal sealed class PythonCall
                 resumable = null;
                 using (extra)
                 {
-                    closeFailure = extra.IsNone() ? null : CloseFailure(extra.As<string>());
+                    closeFailure = extra.IsNone() ? null : WsgiResponsePart.CloseFailed(extra.As<string>());
                 }
             }
 
             switch (kind)
             {
-                case PythonStepKind.Error:
+                case WsgiPartKind.Error:
                     using (var type = data[0])
                     using (var message = data[1])
                     using (var traceback = data[2])
@@ -183,14 +181,14 @@ internal sealed class PythonCall
                         return Failed(new PythonAppException(type.As<string>(), message.As<string>(), traceback.As<string>()), closeFailure);
                     }
 
-                case PythonStepKind.File:
+                case WsgiPartKind.File:
                     using (var fd = data[0])
                     using (var offset = data[1])
                     using (var count = data[2])
                     using (var path = data[3])
                     {
                         var handle = new SafeFileHandle(fd.As<int>(), ownsHandle: true);
-                        var file = new PythonFile(handle, path.IsNone() ? null : path.As<string>(), offset.As<long>(), count.As<long>());
+                        var file = new WsgiFile(handle, path.IsNone() ? null : path.As<string>(), offset.As<long>(), count.As<long>());
                         return new(kind, head, null, 0, file, null, closeFailure);
                     }
 
@@ -206,15 +204,15 @@ internal sealed class PythonCall
         }
     }
 
-    private static PythonResponsePart Failed(PythonAppException error, PythonAppException? closeFailure) =>
-        new(PythonStepKind.Error, null, null, 0, null, error, closeFailure);
+    private static WsgiResponsePart Failed(PythonAppException error, PythonAppException? closeFailure) =>
+        new(WsgiPartKind.Error, null, null, 0, null, error, closeFailure);
 
     /// <summary>
     /// Hands a part to the request from the Python thread, which holds the GIL: it releases the GIL while two parts
     /// are in flight, so other Python threads run while a slow client catches up. <see langword="false"/> when the
     /// request has stopped reading, in which case the part is released here.
     /// </summary>
-    public bool Post(PythonResponsePart part)
+    public bool Post(WsgiResponsePart part)
     {
         if (_parts.Writer.TryWrite(part))
         {
@@ -233,7 +231,7 @@ internal sealed class PythonCall
     }
 
     /// <summary>As <see cref="Post"/>, from a call out of Python (write()), around which pythonnet released the GIL.</summary>
-    public bool PostWithoutGil(PythonResponsePart part)
+    public bool PostWithoutGil(WsgiResponsePart part)
     {
         while (_parts.Writer.TryWrite(part) is false)
         {

@@ -104,7 +104,7 @@ internal sealed class PythonHostSink
             data.Dispose();
         }
 
-        return call.PostWithoutGil(PythonResponsePart.Chunk(head, buffer, length));
+        return call.PostWithoutGil(WsgiResponsePart.Chunk(head, buffer, length));
     }
 
     /// <summary>

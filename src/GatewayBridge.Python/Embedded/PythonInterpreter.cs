@@ -11,27 +11,25 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal sealed class PythonInterpreter
 {
-    private const string ShimModule = "gatewaybridge_wsgi";
-    private const string HostModule = "gatewaybridge_host";
     private static readonly Lock StartLock = new();
     private static PythonInterpreter? s_current;
-    private readonly PyObject _prependPath;
-    private PyObject? _asgiRunner;
+    private readonly PyObject _addPath;
 
-    private PythonInterpreter(PythonInstallation installation, PyObject shim, PyObject host)
+    private PythonInterpreter(PythonInstallation installation, PyObject wsgiServer, PyObject host, PyObject apps, PyObject asgi)
     {
         Installation = installation;
-        Start = shim.GetAttr("start");
-        Resume = shim.GetAttr("resume");
-        Close = shim.GetAttr("close");
-        LoadApp = host.GetAttr("load_app");
-        Validated = host.GetAttr("validated");
-        _prependPath = host.GetAttr("prepend_path");
+        Start = wsgiServer.GetAttr("start");
+        Resume = wsgiServer.GetAttr("resume");
+        Close = wsgiServer.GetAttr("close");
+        LoadApp = apps.GetAttr("load_app");
+        Validated = apps.GetAttr("validated");
+        AsgiRunner = asgi.GetAttr("run_embedded");
+        _addPath = host.GetAttr("add_path");
     }
 
     public PythonInstallation Installation { get; }
 
-    // The shim's entry points (gatewaybridge_wsgi.py); call them holding the GIL.
+    // The steps of gatewaybridge/wsgi.py's Server for this process; call them holding the GIL.
     public PyObject Start { get; }
 
     public PyObject Resume { get; }
@@ -41,6 +39,9 @@ internal sealed class PythonInterpreter
     public PyObject LoadApp { get; }
 
     public PyObject Validated { get; }
+
+    /// <summary>The ASGI server's <c>run_embedded</c> (gatewaybridge/asgi.py); call it holding the GIL.</summary>
+    public PyObject AsgiRunner { get; }
 
     /// <summary>Starts the interpreter of <paramref name="installation"/>, or returns the running one if it is the same Python.</summary>
     public static PythonInterpreter Get(PythonInstallation installation, LogLevel rootLevel, ILogger logger)
@@ -53,8 +54,8 @@ internal sealed class PythonInterpreter
                 {
                     throw new InvalidOperationException(
                         $"This process already runs the Python interpreter of '{current.Installation.Executable}' (Python {current.Installation.Version}), " +
-                        $"and PythonWsgiOptions.Python asks for '{installation.Executable}' (Python {installation.Version}). A process embeds one CPython " +
-                        "interpreter: give every host the same PythonWsgiOptions.Python, or run the other Python in another process.");
+                        $"and PythonOptions.Python asks for '{installation.Executable}' (Python {installation.Version}). A process embeds one CPython " +
+                        "interpreter: give every host the same PythonOptions.Python, or run the other Python in another process.");
                 }
 
                 return current;
@@ -91,12 +92,26 @@ internal sealed class PythonInterpreter
         // Initialize leaves the GIL with this thread; every other thread would wait for it forever.
         PythonEngine.BeginAllowThreads();
 
+        // The shim's package, written where this interpreter imports it from first: before the app's folders, so that
+        // no module of an app's can stand in for one of the shim's.
+        var shim = Directory.CreateTempSubdirectory("gatewaybridge-python-");
+        PythonShim.Write(shim.FullName);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteFolder(shim);
+
         using (Py.GIL())
         {
+            using var sys = Py.Import("sys");
+            using (var sysPath = sys.GetAttr("path"))
+            using (var folder = new PyString(shim.FullName))
+            {
+                sysPath.InvokeMethod("insert", new PyInt(0), folder).Dispose();
+            }
+
             // The embedded interpreter sees what the chosen python3 sees: its sys.path (a virtual environment's
             // site-packages among it), its prefixes, and itself as sys.executable for apps that start Python processes.
-            using var shim = Load(ShimModule);
-            using var host = Load(HostModule);
+            using var host = Py.Import("gatewaybridge.host");
+            using var apps = Py.Import("gatewaybridge.apps");
+            using var asgi = Py.Import("gatewaybridge.asgi");
             using var adopt = host.GetAttr("adopt");
             using var path = new PyList(installation.Path.Select(p => (PyObject)new PyString(p)).ToArray());
             using var executable = new PyString(installation.Executable);
@@ -107,9 +122,10 @@ internal sealed class PythonInterpreter
             using var install = host.GetAttr("install");
             using var sink = new PythonHostSink().ToPython();
             using var level = new PyInt(PythonLogLevels.ToPython(rootLevel));
-            using (var pipes = install.Invoke(sink, level))
-            using (var stdout = pipes[0])
-            using (var stderr = pipes[1])
+            using var installed = install.Invoke(sink, level);
+            using var wsgiServer = installed[0];
+            using (var stdout = installed[1])
+            using (var stderr = installed[2])
             {
                 // What is written to sys.stdout's and sys.stderr's descriptors rather than to the objects (a
                 // subprocess, C code) comes back through these pipes, a line at a time.
@@ -118,7 +134,18 @@ internal sealed class PythonInterpreter
             }
 
             AppDomain.CurrentDomain.ProcessExit += (_, _) => RunAtexit(logger);
-            return new PythonInterpreter(installation, shim, host);
+            return new PythonInterpreter(installation, wsgiServer, host, apps, asgi);
+        }
+    }
+
+    private static void DeleteFolder(DirectoryInfo folder)
+    {
+        try
+        {
+            folder.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
         }
     }
 
@@ -144,57 +171,13 @@ internal sealed class PythonInterpreter
         }
     }
 
-    // A shim module, from its resource, registered in sys.modules so that the others import it by name.
-    private static PyModule Load(string name)
-    {
-        var module = PyModule.FromString(name, ReadShim(name + ".py"), name + ".py");
-        using var sys = Py.Import("sys");
-        using var modules = sys.GetAttr("modules");
-        modules[name] = module;
-        return module;
-    }
-
-    /// <summary>
-    /// The ASGI server's <c>run_embedded</c> (gatewaybridge_asgi.py), its modules loaded on first use; call it holding
-    /// the GIL.
-    /// </summary>
-    public PyObject AsgiRunner()
-    {
-        // No .NET lock here: a thread waiting for one while holding the GIL would deadlock with the lock's holder,
-        // which needs the GIL back to finish loading. Two loops that start at once may both load the modules; the
-        // first runner published is kept.
-        if (Volatile.Read(ref _asgiRunner) is { } runner)
-        {
-            return runner;
-        }
-
-        Load("gatewaybridge_frames").Dispose();
-        using var asgi = Load("gatewaybridge_asgi");
-        var loaded = asgi.GetAttr("run_embedded");
-        if (Interlocked.CompareExchange(ref _asgiRunner, loaded, null) is { } first)
-        {
-            loaded.Dispose();
-            return first;
-        }
-
-        return loaded;
-    }
-
-    /// <summary>Puts <paramref name="folders"/> first on <c>sys.path</c>, each once.</summary>
-    public void PrependPath(IEnumerable<string> folders)
+    /// <summary>Puts <paramref name="folders"/> on <c>sys.path</c>, each once, right after the shim's own folder.</summary>
+    public void AddPath(IEnumerable<string> folders)
     {
         using (Py.GIL())
         {
             using var list = new PyList(folders.Select(f => (PyObject)new PyString(f)).ToArray());
-            _prependPath.Invoke(list).Dispose();
+            _addPath.Invoke(list).Dispose();
         }
-    }
-
-    private static string ReadShim(string resource)
-    {
-        using var stream = typeof(PythonInterpreter).Assembly.GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"The resource {resource} is missing from GatewayBridge.Python.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }

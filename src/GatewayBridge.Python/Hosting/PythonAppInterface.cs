@@ -10,8 +10,8 @@ internal static class PythonAppInterface
         import os, sys, traceback
         sys.path[:0] = sys.argv[2:]
         try:
-            import gatewaybridge_host as h
-            kind = h.interface_of(h.load_app(sys.argv[1]))
+            from gatewaybridge import apps
+            kind = apps.interface_of(apps.load_app(sys.argv[1]))
         except BaseException:
             traceback.print_exc()
             sys.stderr.flush()
@@ -32,12 +32,12 @@ internal static class PythonAppInterface
         var folder = Directory.CreateTempSubdirectory("gatewaybridge-probe-");
         try
         {
-            WorkerSupervisor.WriteShimModules(folder.FullName);
+            PythonShim.Write(folder.FullName);
             var start = new ProcessStartInfo(installation.Executable) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             start.ArgumentList.Add("-c");
             start.ArgumentList.Add(Probe);
             start.ArgumentList.Add(appSpec);
-            foreach (var path in pythonPath.Append(folder.FullName))
+            foreach (var path in pythonPath.Prepend(folder.FullName))
             {
                 start.ArgumentList.Add(path);
             }

@@ -61,7 +61,7 @@ internal sealed record PythonInstallation(
             throw new InvalidOperationException(
                 $"'{executable}' (Python {version}) has no shared library to embed; looked for {string.Join(", ", candidates.Distinct())}. " +
                 $"Install its libpython (Debian: libpython{version[..version.LastIndexOf('.')]}), or use a Python built with --enable-shared; " +
-                "worker processes (PythonWsgiOptions.Workers ≥ 1) need no shared library.");
+                "worker processes (PythonOptions.Workers ≥ 1) need no shared library.");
         }
 
         var path = root.GetProperty("path").EnumerateArray().Select(p => p.GetString() ?? "").Where(p => p.Length > 0).ToList();
@@ -74,7 +74,7 @@ internal sealed record PythonInstallation(
         {
             // Not resolved through symlinks: a virtual environment's python3 is a link, and the link is what makes it one.
             var path = System.IO.Path.GetFullPath(python, contentRoot);
-            return File.Exists(path) ? path : throw new InvalidOperationException($"PythonWsgiOptions.Python is '{python}', and there is no file at {path}.");
+            return File.Exists(path) ? path : throw new InvalidOperationException($"PythonOptions.Python is '{python}', and there is no file at {path}.");
         }
 
         foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(System.IO.Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
@@ -86,6 +86,6 @@ internal sealed record PythonInstallation(
             }
         }
 
-        throw new InvalidOperationException($"PythonWsgiOptions.Python is '{python}', which is not on PATH. Install Python 3, or set it to the path of a python3 executable.");
+        throw new InvalidOperationException($"PythonOptions.Python is '{python}', which is not on PATH. Install Python 3, or set it to the path of a python3 executable.");
     }
 }

@@ -10,7 +10,7 @@ public static class PythonWsgiHealthChecksBuilderExtensions
 {
     /// <summary>
     /// Adds a check that reports a Python app with no live worker process as unhealthy (and one with fewer than
-    /// <see cref="PythonWsgiOptions.Workers"/> as degraded), for a readiness probe or a load balancer.
+    /// <see cref="PythonOptions.Workers"/> as degraded), for a readiness probe or a load balancer.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="name">The check's name. The default value is <c>python-workers</c>.</param>

@@ -1,92 +1,49 @@
+using System.ComponentModel;
+
 namespace GatewayBridge.Python;
 
-/// <summary>
-/// Options for the host's Python apps: which Python runs them, and whether in the host's own interpreter or in
-/// supervised worker processes.
-/// </summary>
+/// <summary>The 0.1 name of <see cref="PythonOptions"/>, kept for one release: every property is the same option.</summary>
+[Obsolete("Use PythonOptions (services.AddPython): the options configure Python apps of both interfaces. PythonWsgiOptions is removed in 0.3.")]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class PythonWsgiOptions
 {
-    /// <summary>
-    /// The <c>python3</c> executable of the installation or virtual environment to use: a name looked up on
-    /// <c>PATH</c>, or a path (a relative one is taken against the content root). In the host's interpreter its shared
-    /// library, prefix and <c>sys.path</c> are read from it; worker processes run it. The default value is <c>python3</c>.
-    /// </summary>
-    public string Python { get; set; } = "python3";
-
-    /// <summary>
-    /// Folders put first on <c>sys.path</c>, such as the folder that holds the app's modules; relative ones are taken
-    /// against the content root. The default value is an empty list.
-    /// </summary>
-    public IList<string> PythonPath { get; } = new List<string>();
-
-    /// <summary>
-    /// 0 runs the apps in the host's own interpreter; N ≥ 1 runs each mounted app in N supervised worker processes of
-    /// <see cref="Python"/> (gunicorn's <c>--workers</c>): every core, hung calls cut, leaks recycled, crashes contained.
-    /// The default value is 0.
-    /// </summary>
-    public int Workers { get; set; }
-
-    /// <summary>
-    /// The Python threads that run app code, per process: blocking calls overlap up to this many. <see langword="null"/>
-    /// means 8 in the host's interpreter and 1 per worker process (one request at a time per worker, gunicorn's sync
-    /// model, safe for apps that are not thread-safe). The default value is <see langword="null"/>.
-    /// </summary>
-    public int? Threads { get; set; }
-
-    /// <summary>
-    /// How long one call into app code (the app, one step of its iterable, its <c>close()</c>) may run in a worker:
-    /// then the stuck thread's Python traceback is logged, the worker is stopped and replaced, and the request answers
-    /// 504 (or is cut, once its response started). A long download that keeps producing chunks is never cut.
-    /// <see langword="null"/> never cuts. Only for <see cref="Workers"/> ≥ 1. The default value is 30 seconds.
-    /// </summary>
-    public TimeSpan? Timeout { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>
-    /// A worker that has served this many requests (plus a random 0 to <see cref="MaxRequestsJitter"/>) is replaced
-    /// once they are done, as gunicorn's <c>--max-requests</c> contains slow leaks; 0 never replaces one.
-    /// The default value is 0.
-    /// </summary>
-    public int MaxRequests { get; set; }
-
-    /// <summary>
-    /// The most requests added at random to <see cref="MaxRequests"/> for each worker, so that workers started together
-    /// are not all replaced at once. The default value is 0.
-    /// </summary>
-    public int MaxRequestsJitter { get; set; }
-
-    /// <summary>
-    /// A worker whose resident memory passes this many bytes after a request is replaced once its requests are done.
-    /// <see langword="null"/> sets no limit. The default value is <see langword="null"/>.
-    /// </summary>
-    public long? MaxWorkerMemory { get; set; }
-
-    /// <summary>
-    /// How long a worker being replaced or stopped may take to finish its requests (and run its <c>atexit</c>
-    /// handlers) before it is killed. The default value is 30 seconds.
-    /// </summary>
-    public TimeSpan GracefulTimeout { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Throws for values out of range, naming the option.</summary>
-    internal void Validate()
+    /// <summary>Creates options with the defaults of <see cref="PythonOptions"/>.</summary>
+    public PythonWsgiOptions()
+        : this(new PythonOptions())
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(Workers, "PythonWsgiOptions.Workers");
-        if (Threads is int threads)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1, "PythonWsgiOptions.Threads");
-        }
-
-        if (Timeout is TimeSpan timeout)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero, "PythonWsgiOptions.Timeout");
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegative(MaxRequests, "PythonWsgiOptions.MaxRequests");
-        ArgumentOutOfRangeException.ThrowIfNegative(MaxRequestsJitter, "PythonWsgiOptions.MaxRequestsJitter");
-        if (MaxWorkerMemory is long memory)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(memory, 0, "PythonWsgiOptions.MaxWorkerMemory");
-        }
-
-        ArgumentOutOfRangeException.ThrowIfLessThan(GracefulTimeout, TimeSpan.Zero, "PythonWsgiOptions.GracefulTimeout");
     }
+
+    internal PythonWsgiOptions(PythonOptions options)
+    {
+        Options = options;
+    }
+
+    internal PythonOptions Options { get; }
+
+    /// <inheritdoc cref="PythonOptions.Python"/>
+    public string Python { get => Options.Python; set => Options.Python = value; }
+
+    /// <inheritdoc cref="PythonOptions.PythonPath"/>
+    public IList<string> PythonPath => Options.PythonPath;
+
+    /// <inheritdoc cref="PythonOptions.Workers"/>
+    public int Workers { get => Options.Workers; set => Options.Workers = value; }
+
+    /// <inheritdoc cref="PythonOptions.Threads"/>
+    public int? Threads { get => Options.Threads; set => Options.Threads = value; }
+
+    /// <inheritdoc cref="PythonOptions.Timeout"/>
+    public TimeSpan? Timeout { get => Options.Timeout; set => Options.Timeout = value; }
+
+    /// <inheritdoc cref="PythonOptions.MaxRequests"/>
+    public int MaxRequests { get => Options.MaxRequests; set => Options.MaxRequests = value; }
+
+    /// <inheritdoc cref="PythonOptions.MaxRequestsJitter"/>
+    public int MaxRequestsJitter { get => Options.MaxRequestsJitter; set => Options.MaxRequestsJitter = value; }
+
+    /// <inheritdoc cref="PythonOptions.MaxWorkerMemory"/>
+    public long? MaxWorkerMemory { get => Options.MaxWorkerMemory; set => Options.MaxWorkerMemory = value; }
+
+    /// <inheritdoc cref="PythonOptions.GracefulTimeout"/>
+    public TimeSpan GracefulTimeout { get => Options.GracefulTimeout; set => Options.GracefulTimeout = value; }
 }

@@ -1,7 +1,7 @@
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// The host's Python worker processes (<see cref="PythonWsgiOptions.Workers"/> ≥ 1), as a service: what gunicorn's
+/// The host's Python worker processes (<see cref="PythonOptions.Workers"/> ≥ 1), as a service: what gunicorn's
 /// master does on SIGHUP.
 /// </summary>
 public interface IPythonWorkers

@@ -7,26 +7,26 @@ namespace GatewayBridge.Python;
 /// while it has fewer than <c>Workers</c>, healthy otherwise; healthy, with nothing to report, in the host's
 /// interpreter.
 /// </summary>
-internal sealed class PythonWorkersHealthCheck(WorkerSupervisor supervisor) : IHealthCheck
+internal sealed class PythonWorkersHealthCheck(PythonWorkers workers) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var data = new Dictionary<string, object>();
         var worst = HealthStatus.Healthy;
         var problems = new List<string>();
-        foreach (var pool in supervisor.Pools)
+        foreach (var app in workers.Supervisors)
         {
-            var live = pool.LiveWorkers;
-            data[pool.AppSpec] = $"{live} of {pool.Size} workers live";
+            var live = app.LiveWorkers;
+            data[app.AppSpec] = $"{live} of {app.Size} workers live";
             if (live == 0)
             {
                 worst = HealthStatus.Unhealthy;
-                problems.Add($"{pool.AppSpec} has no live worker");
+                problems.Add($"{app.AppSpec} has no live worker");
             }
-            else if (live < pool.Size)
+            else if (live < app.Size)
             {
                 worst = worst == HealthStatus.Unhealthy ? worst : HealthStatus.Degraded;
-                problems.Add($"{pool.AppSpec} has {live} of {pool.Size} workers");
+                problems.Add($"{app.AppSpec} has {live} of {app.Size} workers");
             }
         }
 

@@ -1,11 +1,12 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Python;
 
 /// <summary>
 /// Runs a Python WSGI app in its worker processes: the request waits in the bridge's queue for a worker with a free
-/// thread, goes to it as one frame, and the parts of the response come back to be sent through the same
+/// thread, goes to it as one Request frame, and the parts of the response come back to be sent through the same
 /// <see cref="GatewayResponse"/> as any app's, with credit granted as the client takes the bytes.
 /// </summary>
 internal sealed class WorkerAppInvoker : IGatewayAppInvoker
@@ -33,7 +34,7 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
         {
             // :: Step 1: Send the request to a worker with a free thread, now or once one is free (the environ as native
             // strings, the body in the frame or as its file)
-            var call = await _pool.DispatchAsync(environ, aborted);
+            var call = await _pool.DispatchAsync(worker => Open(worker.Connection, environ), aborted);
             try
             {
                 // :: Step 2: Send each part of the response as the worker produces it
@@ -48,12 +49,25 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
                 call.Stop();
             }
 
-            // The worker died before it started the request: another one takes it.
+            // The worker was gone before it started the request: another one takes it.
         }
     }
 
+    // The Request frame: the environ as native strings, then the body: in the frame when the bridge buffered it in
+    // memory, or the path of the temporary file it spilled to, which the worker opens itself (a 50 MB upload never
+    // crosses the socket).
+    private static WsgiCall Open(FramedConnection connection, EnvironDictionary environ) =>
+        connection.Open(
+            id => new WsgiCall(connection, id, environ.Context.Request.Path.Value!),
+            call =>
+            {
+                var input = environ.Input as FileBufferingReadStream;
+                var spilled = input is { InMemory: false } ? input.TempFileName : null;
+                connection.Send(FrameWriter.Request(call.Id, NativeEnviron.Build(environ), spilled is null ? input : null, spilled));
+            });
+
     // False when the request must go to another worker.
-    private async Task<bool> SendPartsAsync(WorkerCall call, GatewayResponse response, HttpContext context, CancellationToken aborted)
+    private async Task<bool> SendPartsAsync(WsgiCall call, GatewayResponse response, HttpContext context, CancellationToken aborted)
     {
         while (await call.Parts.WaitToReadAsync(aborted))
         {
@@ -61,14 +75,14 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
             {
                 try
                 {
-                    if (part.Failure is { Retry: true })
+                    if (part.Failure is { NeverSent: true })
                     {
                         return false;
                     }
 
                     if (part.Failure is { } failure)
                     {
-                        Fail(context, failure);
+                        failure.Respond(context, _logger);
                         return true;
                     }
 
@@ -88,29 +102,15 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
         throw new InvalidOperationException("The Python worker ended the request without an answer (the host is stopping).");
     }
 
-    private async ValueTask<bool> SendAsync(PythonResponsePart part, GatewayResponse response, WorkerCall call, PathString path)
+    private async ValueTask<bool> SendAsync(WsgiResponsePart part, GatewayResponse response, WsgiCall call, PathString path)
     {
-        var done = await PythonResponseSender.SendAsync(part, response, _logger, path);
-        if (part.Kind is PythonStepKind.Chunk or PythonStepKind.Length)
+        var done = await WsgiResponseSender.SendAsync(part, response, _logger, path);
+        if (part.Kind is WsgiPartKind.Chunk or WsgiPartKind.Length)
         {
             // The bytes are on their way to the client: the worker may send as many more.
             call.Credit(part.Length);
         }
 
         return done;
-    }
-
-    // The worker died or hung while it held the request: before the response started that is the gateway's 502 or
-    // 504; after, the connection is cut so the client cannot take a partial body for a whole one.
-    private void Fail(HttpContext context, WorkerFailure failure)
-    {
-        _logger.WorkerRequestFailed(context.Request.Method, context.Request.Path, failure.StatusCode, failure.Pid, failure.Reason);
-        if (context.Response.HasStarted)
-        {
-            context.Abort();
-            return;
-        }
-
-        context.Response.StatusCode = failure.StatusCode;
     }
 }

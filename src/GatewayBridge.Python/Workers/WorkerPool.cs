@@ -1,203 +1,104 @@
 using System.Diagnostics;
-using System.Text.Json;
-using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// The worker processes of one mounted app, after gunicorn's arbiter: requests wait in the bridge's queue until a
-/// worker has a free thread; a worker that dies, hangs, leaks or has served its <c>MaxRequests</c> is replaced, the
-/// replacement started before the worker it replaces stops taking requests, so none is dropped.
+/// Chooses the worker process for each request of one app, and nothing else: requests wait in the bridge's queue until
+/// a serving worker has a free thread, the least loaded first. Its supervisor adds a worker once it is ready and
+/// removes it when it retires or dies; a request a removed worker never started comes back here.
 /// </summary>
-/// <remarks>
-/// More than 400 lines on purpose: dispatch, sending ahead, retiring, replacing and reloading all change the same
-/// workers and queue under one lock, and their invariant (no request dropped, none sent to a worker that stops) is
-/// read in one place.
-/// </remarks>
 internal sealed class WorkerPool
 {
-    /// <summary>The requests an ASGI worker holds at most; more wait in the bridge's queue.</summary>
-    public const int AsgiConcurrency = 1000;
-
     private static readonly long AheadWindow = Stopwatch.Frequency / 10;
-    private static int s_lastId;
 
-    private readonly PythonWsgiOptions _options;
-    private readonly ILoggerFactory _loggers;
-    private readonly ILogger _logger;
-    private readonly QueueAccounting _accounting;
-    private readonly PythonWorkerMetrics _metrics;
-    private readonly bool _validate;
-    private readonly bool _asgi;
     private readonly Lock _lock = new();
-    private readonly List<WorkerProcess> _workers = [];
+    private readonly Dictionary<Worker, Load> _serving = [];
     private readonly LinkedList<Waiter> _waiters = [];
+    private readonly QueueAccounting _accounting;
     private readonly int _threads;
     private readonly int _depth;
-    private int _lastIndex;
-    private int _failures;
-    private bool _stopping;
+    private bool _stopped;
 
-    public WorkerPool(WorkerSupervisor supervisor, string appSpec, bool validate, int queueLimit, bool asgi = false)
+    /// <param name="threads">The requests a worker runs at once.</param>
+    /// <param name="depth">The requests a worker may hold at once, those sent ahead of a free thread included.</param>
+    /// <param name="accounting">The bridge's queue and its meters.</param>
+    public WorkerPool(int threads, int depth, QueueAccounting accounting)
     {
-        Supervisor = supervisor;
-        AppSpec = appSpec;
-        _validate = validate;
-        _asgi = asgi;
-        _options = supervisor.Options;
-
-        // An ASGI worker's loop serves many requests at once; it is sent up to a thousand (uvicorn has no limit by
-        // default), the least loaded worker first.
-        _threads = asgi ? AsgiConcurrency : _options.Threads ?? 1;
-
-        // While all its threads are busy, a worker is sent up to three more requests per thread, so that it finds its
-        // next request waiting and takes several per read (python-load.sh: a bare hello at 1 request ahead per thread
-        // ran at 13.5k req/s, at 3 ahead 19.1k, at 7 ahead 17.9k). Only to a worker that finished a request in the last
-        // 100 ms: a slow call does not gather more requests behind it. One sent ahead that has not started when its
-        // worker dies goes to another worker.
-        _depth = asgi ? _threads : 4 * _threads;
-        _loggers = supervisor.Loggers;
-        _logger = supervisor.Logger;
-        _metrics = supervisor.Metrics;
-        _accounting = new QueueAccounting(queueLimit, supervisor.GatewayMetrics);
+        _threads = threads;
+        _depth = depth;
+        _accounting = accounting;
     }
-
-    public WorkerSupervisor Supervisor { get; }
-
-    /// <summary>Names the pool's files in the runtime folder.</summary>
-    public int Id { get; } = Interlocked.Increment(ref s_lastId);
-
-    public string AppSpec { get; }
-
-    public int Size => _options.Workers;
-
-    /// <summary>How long a worker may take to connect and load the app: at least a minute, or the call timeout if longer.</summary>
-    public TimeSpan StartTimeout => _options.Timeout is { } timeout && timeout > TimeSpan.FromMinutes(1) ? timeout : TimeSpan.FromMinutes(1);
 
     public bool HasRoom => _accounting.HasRoom;
 
-    /// <summary>Every worker of the pool: starting, serving or retiring.</summary>
-    public IReadOnlyList<WorkerProcess> Workers
+    /// <summary>The workers it may choose.</summary>
+    public int Serving
     {
         get
         {
             lock (_lock)
             {
-                return [.. _workers];
+                return _serving.Count(w => !w.Key.Exited.IsCompleted);
             }
         }
     }
 
-    /// <summary>Workers that are serving (started, not retiring, not exited).</summary>
-    public int LiveWorkers
+    /// <summary>A ready worker: from now on it is chosen, and takes the requests waiting for one.</summary>
+    public void Add(Worker worker)
     {
-        get
-        {
-            lock (_lock)
-            {
-                return _workers.Count(w => w.IsServing && !w.IsDead);
-            }
-        }
-    }
-
-    /// <summary>Starts the app's workers; throws with the app's traceback if one cannot load it, and stops the others.</summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        var starting = Enumerable.Range(0, Size).Select(_ => StartWorkerAsync(cancellationToken)).ToList();
-        try
-        {
-            await Task.WhenAll(starting).ConfigureAwait(false);
-        }
-        catch
-        {
-            await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
-            var failure = starting.Select(t => t.Exception?.InnerException).OfType<WorkerStartException>().FirstOrDefault();
-            throw new InvalidOperationException(
-                $"The Python {(_asgi ? "ASGI" : "WSGI")} app '{AppSpec}' could not be loaded in a worker process (pid {failure?.Pid}, {Supervisor.Installation.Executable}): " +
-                $"{failure?.Message}.{(failure?.PythonTraceback is { Length: > 0 } tb ? "\n" + tb : "")}",
-                failure);
-        }
-    }
-
-    private async Task<WorkerProcess> StartWorkerAsync(CancellationToken cancellationToken)
-    {
-        var limit = _options.MaxRequests > 0 ? _options.MaxRequests + Random.Shared.Next(_options.MaxRequestsJitter + 1) : 0;
-        var worker = new WorkerProcess(this, Interlocked.Increment(ref _lastIndex), _loggers, _logger) { RequestLimit = limit };
-        lock (_lock)
-        {
-            _workers.Add(worker);
-        }
-
-        try
-        {
-            await worker.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            worker.Kill();
-            lock (_lock)
-            {
-                _workers.Remove(worker);
-            }
-
-            throw;
-        }
-
         List<Waiter>? next;
         lock (_lock)
         {
-            if (_stopping)
+            if (_stopped || !_serving.TryAdd(worker, new Load()))
             {
-                _ = worker.StopAsync(TimeSpan.Zero);
-                return worker;
+                return;
             }
 
-            worker.IsServing = true;
             _accounting.WorkerStarted();
             next = HandOut(worker);
         }
 
         Send(worker, next);
-        return worker;
     }
 
-    /// <summary>The CONFIG frame a new worker gets: what to load and how to run it.</summary>
-    public byte[] ConfigFrame(string tracebackFile, string scoreboard)
+    /// <summary>The worker is never chosen again (it retires, stops or died); false if it was not being chosen.</summary>
+    public bool Remove(Worker worker)
     {
-        var config = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object?>
+        lock (_lock)
         {
-            ["proof"] = Supervisor.HostToken,
-            ["app"] = AppSpec,
-            ["interface"] = _asgi ? "asgi" : "wsgi",
-            ["path"] = Supervisor.PythonPath,
-            ["threads"] = _threads,
-            ["validate"] = _validate,
-            ["max_memory"] = _options.MaxWorkerMemory,
-            ["graceful_timeout"] = _options.GracefulTimeout.TotalSeconds,
-            ["log_level"] = Supervisor.PythonLogLevel,
-            ["traceback_file"] = tracebackFile,
-            ["scoreboard"] = scoreboard,
-        });
-        return WorkerFrames.Build(WorkerFrames.Config, 0, config);
+            if (!_serving.Remove(worker, out var load))
+            {
+                return false;
+            }
+
+            _accounting.WorkerStopped();
+            if (load.InFlight > 0)
+            {
+                _accounting.BusyEnded();
+            }
+
+            return true;
+        }
     }
 
     /// <summary>
-    /// Sends the request to a worker with a free thread (or with room for one more ahead), now or, after waiting in the
-    /// bridge's queue, as soon as one has: the worker that frees a thread sends the next waiting request itself, on its
+    /// Opens the request on a worker with a free thread (or with room for one more ahead), now or, after waiting in the
+    /// bridge's queue, as soon as one has: the worker that frees a thread opens the next waiting request itself, on its
     /// reader's thread, so the queue costs no extra thread hop.
     /// </summary>
-    public ValueTask<WorkerCall> DispatchAsync(EnvironDictionary environ, CancellationToken cancellationToken) =>
-        DispatchAsync(worker => worker.Dispatch(environ), cancellationToken);
-
-    /// <summary>As the WSGI overload, for any kind of call: <paramref name="dispatch"/> sends it to the worker given.</summary>
-    public ValueTask<T> DispatchAsync<T>(Func<WorkerProcess, T> dispatch, CancellationToken cancellationToken)
-        where T : class, IWorkerCall
+    public ValueTask<T> DispatchAsync<T>(Func<Worker, T> open, CancellationToken cancellationToken)
+        where T : FramedCall
     {
         Waiter<T> waiter;
-        WorkerProcess? free;
+        Worker? free;
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_stopping, this);
+            ObjectDisposedException.ThrowIf(_stopped, this);
+
+            // While all its threads are busy, a worker is sent up to `depth` requests, so that it finds its next request
+            // waiting and takes several per read (python-load.sh: a bare hello at 1 request ahead per thread ran at 13.5k
+            // req/s, at 3 ahead 19.1k, at 7 ahead 17.9k). Only to a worker that made progress in the last 100 ms: a slow
+            // call does not gather more requests behind it.
             free = FreeWorker(_threads) ?? FreeWorker(_depth, Stopwatch.GetTimestamp() - AheadWindow);
             if (free is not null)
             {
@@ -205,17 +106,17 @@ internal sealed class WorkerPool
             }
             else
             {
-                waiter = new Waiter<T>(dispatch, _accounting.Enqueue());
+                waiter = new Waiter<T>(open, _accounting.Enqueue());
                 waiter.Node = _waiters.AddLast(waiter);
                 return new ValueTask<T>(WaitAsync(waiter, cancellationToken));
             }
         }
 
-        return new ValueTask<T>(dispatch(free));
+        return new ValueTask<T>(open(free));
     }
 
     private async Task<T> WaitAsync<T>(Waiter<T> waiter, CancellationToken cancellationToken)
-        where T : class, IWorkerCall
+        where T : FramedCall
     {
         using (cancellationToken.UnsafeRegister(static (state, token) =>
         {
@@ -244,16 +145,18 @@ internal sealed class WorkerPool
         waiter.Cancel(token);
     }
 
-    // Under the lock: a serving worker with fewer than `limit` requests, the least loaded first; when sending ahead,
-    // only one that made progress since `progressSince` (a timestamp).
-    private WorkerProcess? FreeWorker(int limit, long progressSince = long.MinValue)
+    // Under the lock: a worker with fewer than `limit` requests, the least loaded first; when sending ahead, only one that
+    // made progress since `progressSince` (a timestamp).
+    private Worker? FreeWorker(int limit, long progressSince = long.MinValue)
     {
-        WorkerProcess? best = null;
-        foreach (var worker in _workers)
+        Worker? best = null;
+        var bestLoad = 0;
+        foreach (var (worker, load) in _serving)
         {
-            if (worker.IsServing && !worker.IsDead && worker.InFlight < limit && worker.Progress >= progressSince && (best is null || worker.InFlight < best.InFlight))
+            if (!worker.Exited.IsCompleted && load.InFlight < limit && load.Progress >= progressSince && (best is null || load.InFlight < bestLoad))
             {
                 best = worker;
+                bestLoad = load.InFlight;
             }
         }
 
@@ -261,45 +164,44 @@ internal sealed class WorkerPool
     }
 
     // Under the lock: the worker takes a request; a worker with one or more is busy.
-    private void Take(WorkerProcess worker)
+    private void Take(Worker worker)
     {
-        if (worker.InFlight++ == 0)
+        var load = _serving[worker];
+        if (load.InFlight++ == 0)
         {
-            worker.Progress = Stopwatch.GetTimestamp();
+            load.Progress = Stopwatch.GetTimestamp();
             _accounting.BusyStarted();
         }
     }
 
-    /// <summary>The worker finished a request: its thread goes to the next request waiting, or it retires.</summary>
-    public void Release(WorkerProcess worker)
+    /// <summary>A call on the worker ended: its thread goes to the next request waiting.</summary>
+    public void Release(Worker worker)
     {
         List<Waiter>? next;
         lock (_lock)
         {
-            if (--worker.InFlight == 0)
+            if (!_serving.TryGetValue(worker, out var load))
+            {
+                return;
+            }
+
+            if (--load.InFlight == 0)
             {
                 _accounting.BusyEnded();
             }
 
-            worker.Served++;
-            worker.Progress = Stopwatch.GetTimestamp();
-            if (worker.RequestLimit > 0 && worker.Served >= worker.RequestLimit && worker.RetireReason is null)
-            {
-                RetireLocked(worker, "max_requests");
-            }
-
+            load.Progress = Stopwatch.GetTimestamp();
             next = HandOut(worker);
         }
 
         Send(worker, next);
     }
 
-    // Under the lock: takes waiting requests for the worker's free threads (sent by Send once the lock is released),
-    // or stops it once a retired worker is idle.
-    private List<Waiter>? HandOut(WorkerProcess worker)
+    // Under the lock: takes waiting requests for the worker's free threads (opened by Send once the lock is released).
+    private List<Waiter>? HandOut(Worker worker)
     {
         List<Waiter>? next = null;
-        while (worker.IsServing && worker.InFlight < _depth && _waiters.First is { } first)
+        while (_serving[worker].InFlight < _depth && _waiters.First is { } first)
         {
             _waiters.RemoveFirst();
             _accounting.Dequeue(first.Value.Enqueued);
@@ -307,17 +209,10 @@ internal sealed class WorkerPool
             (next ??= []).Add(first.Value);
         }
 
-        // A WSGI worker stops once idle (each call is bounded by Timeout). An ASGI worker may hold a WebSocket or a
-        // stream for hours: it is told to stop at once, and gets GracefulTimeout from now to finish what it holds.
-        if (!worker.IsServing && worker.RetireReason is not null && (worker.InFlight == 0 || _asgi) && !worker.IsStopping && !worker.Exited.IsCompleted)
-        {
-            _ = worker.StopAsync(_options.GracefulTimeout);
-        }
-
         return next;
     }
 
-    private static void Send(WorkerProcess worker, List<Waiter>? waiters)
+    private static void Send(Worker worker, List<Waiter>? waiters)
     {
         foreach (var waiter in waiters ?? [])
         {
@@ -325,251 +220,22 @@ internal sealed class WorkerPool
         }
     }
 
-    /// <summary>Replaces the worker: a new one is started, and this one stops once its requests are done.</summary>
-    public void Retire(WorkerProcess worker, string reason)
+    /// <summary>Chooses no worker any more, and fails the requests waiting for one: the host is stopping.</summary>
+    public void Stop()
     {
         lock (_lock)
         {
-            if (worker.RetireReason is null)
+            _stopped = true;
+            foreach (var load in _serving.Values)
             {
-                RetireLocked(worker, reason);
-                _ = HandOut(worker);
-            }
-        }
-    }
-
-    // A worker past MaxRequests goes on serving until its replacement is ready, so the pool never has fewer workers
-    // than it should (one worker's pool would answer nothing meanwhile); one over its memory limit, or told to stop
-    // (SIGTERM), takes nothing new from now on.
-    private void RetireLocked(WorkerProcess worker, string reason)
-    {
-        worker.RetireReason = reason;
-        var keepServing = reason == "max_requests" && !_stopping;
-        if (!keepServing)
-        {
-            StopServingLocked(worker);
-        }
-
-        _logger.WorkerRetiring(AppSpec, worker.Pid, reason, worker.Served);
-        _metrics.Restarted(reason);
-        if (!_stopping)
-        {
-            _ = ReplaceAsync(TimeSpan.Zero, keepServing ? worker : null);
-        }
-    }
-
-    // Under the lock.
-    private void StopServingLocked(WorkerProcess worker)
-    {
-        if (worker.IsServing)
-        {
-            worker.IsServing = false;
-            _accounting.WorkerStopped();
-        }
-    }
-
-    public void NoteTimeout(WorkerProcess worker)
-    {
-        lock (_lock)
-        {
-            worker.RetireReason ??= "timeout";
-        }
-    }
-
-    /// <summary>The process ended: what it held has failed already; it is replaced unless it was retired or the pool is stopping.</summary>
-    public void OnExited(WorkerProcess worker, int status)
-    {
-        bool replace;
-        lock (_lock)
-        {
-            if (!_workers.Remove(worker))
-            {
-                return;
-            }
-
-            if (worker.IsServing)
-            {
-                worker.IsServing = false;
                 _accounting.WorkerStopped();
-            }
-
-            if (worker.InFlight > 0)
-            {
-                _accounting.BusyEnded();
-            }
-
-            var unexpected = worker.RetireReason is null;
-            replace = !_stopping && (unexpected || worker.RetireReason == "timeout");
-            if (unexpected)
-            {
-                _failures++;
-                _logger.WorkerExited(AppSpec, worker.Pid, WorkerProcess.DescribeExit(status), worker.InFlight);
-            }
-
-            if (replace)
-            {
-                _metrics.Restarted(unexpected ? "exited" : "timeout");
-            }
-        }
-
-        if (replace)
-        {
-            // A worker that keeps dying (a crash at every request, an import that only fails later) is restarted with
-            // a growing delay, up to 30 s, rather than in a tight loop.
-            var delay = _failures <= 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(30_000, 100 * (1 << Math.Min(_failures, 9))));
-            _ = ReplaceAsync(delay);
-        }
-    }
-
-    // Starts a new worker; <paramref name="replacing"/>, still serving, stops taking requests once the new one is ready.
-    private async Task ReplaceAsync(TimeSpan delay, WorkerProcess? replacing = null)
-    {
-        if (delay > TimeSpan.Zero)
-        {
-            _logger.WorkerRestartDelayed(AppSpec, delay.TotalSeconds);
-            await Task.Delay(delay).ConfigureAwait(false);
-        }
-
-        lock (_lock)
-        {
-            if (_stopping)
-            {
-                return;
-            }
-        }
-
-        try
-        {
-            var worker = await StartWorkerAsync(CancellationToken.None).ConfigureAwait(false);
-            _ = ResetFailuresAsync(worker);
-            if (replacing is not null)
-            {
-                lock (_lock)
+                if (load.InFlight > 0)
                 {
-                    StopServingLocked(replacing);
-                    _ = HandOut(replacing);
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            if (ex is WorkerStartException start)
-            {
-                _logger.WorkerStartFailed(AppSpec, start.Pid, start.Message, start.PythonTraceback);
-            }
-            else
-            {
-                _logger.WorkerStartFailed(AppSpec, 0, ex.Message, "");
-            }
-
-            lock (_lock)
-            {
-                _failures++;
-                if (_stopping)
-                {
-                    return;
+                    _accounting.BusyEnded();
                 }
             }
 
-            _ = ReplaceAsync(TimeSpan.FromMilliseconds(Math.Min(30_000, 100 * (1 << Math.Min(_failures, 9)))), replacing);
-        }
-    }
-
-    // A worker that stays up for 10 s ends a streak of failures.
-    private async Task ResetFailuresAsync(WorkerProcess worker)
-    {
-        if (await Task.WhenAny(worker.Exited, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false) != worker.Exited)
-        {
-            lock (_lock)
-            {
-                _failures = 0;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Replaces every worker with a freshly started one, one at a time: each new worker loads the app's code anew, and
-    /// the old one stops taking requests only once it is ready. A new worker that cannot load the app leaves the old
-    /// ones serving, and the failure is thrown.
-    /// </summary>
-    public async Task ReloadAsync(CancellationToken cancellationToken)
-    {
-        List<WorkerProcess> old;
-        lock (_lock)
-        {
-            old = _workers.Where(w => w.IsServing).ToList();
-        }
-
-        foreach (var worker in old)
-        {
-            lock (_lock)
-            {
-                if (!worker.IsServing || worker.RetireReason is not null)
-                {
-                    // Retired or gone since the reload began: already replaced.
-                    continue;
-                }
-            }
-
-            try
-            {
-                await StartWorkerAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (WorkerStartException ex)
-            {
-                throw new InvalidOperationException(
-                    $"Reloading '{AppSpec}': {ex.Message}; the running workers go on serving.{(ex.PythonTraceback.Length > 0 ? "\n" + ex.PythonTraceback : "")}", ex);
-            }
-
-            lock (_lock)
-            {
-                if (worker.RetireReason is null)
-                {
-                    worker.RetireReason = "reload";
-                    worker.IsServing = false;
-                    _accounting.WorkerStopped();
-                    _metrics.Restarted("reload");
-                    _logger.WorkerRetiring(AppSpec, worker.Pid, "reload", worker.Served);
-                    _ = HandOut(worker);
-                }
-            }
-        }
-    }
-
-    /// <summary>Every call that has run app code for longer than the timeout, with its worker.</summary>
-    public List<(WorkerProcess Worker, IWorkerCall Call)> StuckCalls(TimeSpan timeout)
-    {
-        var now = Stopwatch.GetTimestamp();
-        var limit = (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        List<WorkerProcess> workers;
-        lock (_lock)
-        {
-            workers = [.. _workers];
-        }
-
-        var stuck = new List<(WorkerProcess, IWorkerCall)>();
-        foreach (var worker in workers)
-        {
-            var started = worker.LastStarted();
-            stuck.AddRange(worker.Calls.Where(c => c.IsStuck(now, limit, c.Id <= started)).Select(c => (worker, c)));
-        }
-
-        return stuck;
-    }
-
-    /// <summary>Stops taking requests and stops every worker, each within <paramref name="grace"/>.</summary>
-    public async Task StopAsync(TimeSpan grace)
-    {
-        List<WorkerProcess> workers;
-        lock (_lock)
-        {
-            _stopping = true;
-            workers = [.. _workers];
-            foreach (var worker in workers.Where(w => w.IsServing))
-            {
-                worker.IsServing = false;
-                _accounting.WorkerStopped();
-            }
+            _serving.Clear();
 
             foreach (var waiter in _waiters)
             {
@@ -579,8 +245,15 @@ internal sealed class WorkerPool
 
             _waiters.Clear();
         }
+    }
 
-        await Task.WhenAll(workers.Select(w => w.StopAsync(grace))).ConfigureAwait(false);
+    private sealed class Load
+    {
+        /// <summary>Requests the worker has been given and not finished.</summary>
+        public int InFlight;
+
+        /// <summary>When it last took its first request or finished one (a timestamp).</summary>
+        public long Progress;
     }
 
     private abstract class Waiter(long enqueued)
@@ -589,26 +262,26 @@ internal sealed class WorkerPool
 
         public LinkedListNode<Waiter>? Node { get; set; }
 
-        /// <summary>Sends the waiting request to <paramref name="worker"/>, on the thread that freed it.</summary>
-        public abstract void Send(WorkerProcess worker);
+        /// <summary>Opens the waiting request on <paramref name="worker"/>, on the thread that freed it.</summary>
+        public abstract void Send(Worker worker);
 
         public abstract void Cancel(CancellationToken token);
 
         public abstract void Fail(Exception error);
     }
 
-    private sealed class Waiter<T>(Func<WorkerProcess, T> dispatch, long enqueued) : Waiter(enqueued)
-        where T : class, IWorkerCall
+    private sealed class Waiter<T>(Func<Worker, T> open, long enqueued) : Waiter(enqueued)
+        where T : FramedCall
     {
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Send(WorkerProcess worker)
+        public override void Send(Worker worker)
         {
-            var call = dispatch(worker);
+            var call = open(worker);
             if (!Completion.TrySetResult(call))
             {
-                // The client left just now: the worker is told, and closes the app at its first step.
-                worker.Send(WorkerFrames.Build(WorkerFrames.Cancel, call.Id));
+                // The client left just now: the server hears so, as it would had the call been under way.
+                call.Abandon();
             }
         }
 

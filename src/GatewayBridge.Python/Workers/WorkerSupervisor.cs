@@ -1,340 +1,363 @@
-using System.Buffers.Binary;
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
-using Microsoft.Extensions.Hosting;
+using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// One host's Python worker processes (<c>PythonWsgiOptions.Workers</c> ≥ 1): a private folder holding the shim
-/// modules and the Unix socket workers connect to, a pool of workers per mounted app, and a watchdog for calls
-/// that run too long. Workers are started where their app is mounted (so an app that cannot be imported stops the
-/// host's startup) and stopped after the server has drained its requests.
+/// The worker processes of one mounted app, after gunicorn's arbiter: it starts them, watches them and reaps them. A
+/// worker that dies or hangs is replaced (after a growing delay if they keep dying); one that asks to go (its memory,
+/// SIGTERM, its MaxRequests) or is reloaded is replaced by a new one, and leaves its pool only once the new one is ready
+/// where that keeps the pool from running dry (MaxRequests, a reload). Its <see cref="WorkerPool"/> chooses the worker
+/// for each request.
 /// </summary>
-internal sealed class WorkerSupervisor : IHostedLifecycleService, IPythonWorkers, IAsyncDisposable, IDisposable
+internal sealed class WorkerSupervisor
 {
-    private static readonly string[] ShimModules = ["gatewaybridge_wsgi.py", "gatewaybridge_host.py", "gatewaybridge_frames.py", "gatewaybridge_worker.py", "gatewaybridge_asgi.py"];
+    /// <summary>The requests an ASGI worker holds at most; more wait in the bridge's queue.</summary>
+    public const int AsgiConcurrency = 1000;
 
-    private readonly string _contentRoot;
+    private static int s_lastId;
+
+    private readonly WorkerRuntime _runtime;
+    private readonly PythonOptions _options;
+    private readonly IReadOnlyList<string> _pythonPath;
+    private readonly WorkerSettings _settings;
+    private readonly WorkerEvents _events;
+    private readonly PythonWorkerMetrics _metrics;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly List<WorkerPool> _pools = [];
-    private readonly ConcurrentDictionary<string, Expected> _expected = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private Socket? _listener;
-    private DirectoryInfo? _folder;
-    private PythonInstallation? _installation;
-    private Task? _stop;
+    private readonly List<Worker> _workers = [];
+    private readonly HashSet<Worker> _replacing = [];
+    private readonly int _id = Interlocked.Increment(ref s_lastId);
+    private int _lastIndex;
+    private int _failures;
+    private bool _stopping;
 
-    public WorkerSupervisor(IOptions<PythonWsgiOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory? meterFactory = null)
+    public WorkerSupervisor(
+        WorkerRuntime runtime, PythonOptions options, IReadOnlyList<string> pythonPath, string appSpec, bool validate, bool asgi,
+        QueueAccounting accounting, PythonWorkerMetrics metrics, int pythonLogLevel, ILoggerFactory loggers, ILogger logger)
     {
-        Options = options.Value;
-        _contentRoot = environment.ContentRootPath;
-        Loggers = loggers;
-        Logger = loggers.CreateLogger<WorkerSupervisor>();
-        GatewayMetrics = new GatewayMetrics(meterFactory);
-        Metrics = new PythonWorkerMetrics(meterFactory);
-        PythonLogLevel = PythonLogLevels.ToPython(PythonLogLevels.Lowest(loggers));
+        _runtime = runtime;
+        _options = options;
+        _pythonPath = pythonPath;
+        AppSpec = appSpec;
+        IsAsgi = asgi;
+        _metrics = metrics;
+        _loggers = loggers;
+        _logger = logger;
+
+        // An ASGI worker's loop serves many requests at once; it is sent up to a thousand (uvicorn has no limit by
+        // default), the least loaded worker first. A WSGI worker runs Threads at once, and is sent up to three more per
+        // thread while they are busy, so that it finds its next request waiting.
+        var threads = asgi ? AsgiConcurrency : options.Threads ?? 1;
+        Pool = new WorkerPool(threads, asgi ? threads : 4 * threads, accounting);
+
+        // At least a minute to connect and load the app, or the call timeout if longer.
+        var startTimeout = options.Timeout is { } timeout && timeout > TimeSpan.FromMinutes(1) ? timeout : TimeSpan.FromMinutes(1);
+        _settings = new WorkerSettings(appSpec, (traceback, scoreboard) => Config(validate, threads, pythonLogLevel, traceback, scoreboard), startTimeout, options.GracefulTimeout, asgi);
+        _events = new WorkerEvents(OnRetireAsked, worker => Pool.Release(worker), OnExited);
     }
 
-    public PythonWsgiOptions Options { get; }
+    public string AppSpec { get; }
 
-    public ILoggerFactory Loggers { get; }
+    public bool IsAsgi { get; }
 
-    public ILogger Logger { get; }
+    /// <summary>The workers it keeps running: <c>Workers</c> of the options.</summary>
+    public int Size => _options.Workers;
 
-    public GatewayMetrics GatewayMetrics { get; }
+    public WorkerPool Pool { get; }
 
-    public PythonWorkerMetrics Metrics { get; }
-
-    public int PythonLogLevel { get; }
-
-    /// <summary>The secret a worker checks the host's answer against, so that it serves no one else.</summary>
-    public string HostToken { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
-
-    public PythonInstallation Installation => _installation ?? throw new InvalidOperationException("The supervisor has not started.");
-
-    public string RuntimeFolder => _folder?.FullName ?? throw new InvalidOperationException("The supervisor has not started.");
-
-    public string SocketPath => Path.Combine(RuntimeFolder, "workers.sock");
-
-    public string WorkerScript => Path.Combine(RuntimeFolder, "gatewaybridge_worker.py");
-
-    /// <summary>Folders put first on a worker's <c>sys.path</c>, as in the host's own interpreter.</summary>
-    public IReadOnlyList<string> PythonPath => Options.PythonPath.Select(p => Path.GetFullPath(p, _contentRoot)).ToList();
-
-    /// <summary>The pools, for the health check.</summary>
-    public IReadOnlyList<WorkerPool> Pools
+    /// <summary>Every worker of the app: starting, serving, retiring or stopping.</summary>
+    public IReadOnlyList<Worker> Workers
     {
         get
         {
             lock (_lock)
             {
-                return [.. _pools];
+                return [.. _workers];
             }
         }
     }
 
-    /// <summary>Starts the app's workers and waits until each has loaded it; throws with the app's traceback if one cannot.</summary>
-    public WorkerPool CreatePool(string appSpec, bool validate, int queueLimit, bool asgi = false)
+    /// <summary>Workers that are serving (ready, not retiring, not exited).</summary>
+    public int LiveWorkers => Workers.Count(w => w.Life.State == WorkerState.Serving && !w.Exited.IsCompleted);
+
+    /// <summary>Starts the app's workers; throws with the app's traceback if one cannot load it, and stops the others.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        EnsureStarted();
-        var pool = new WorkerPool(this, appSpec, validate, queueLimit, asgi);
-
-        // Mounting happens while the host is configured, before anything serves: waiting here is what lets a bad app
-        // stop the startup with its own traceback.
-        pool.StartAsync(_stopping.Token).GetAwaiter().GetResult();
-        lock (_lock)
+        var starting = Enumerable.Range(0, Size).Select(_ => StartWorkerAsync(cancellationToken)).ToList();
+        try
         {
-            _pools.Add(pool);
+            foreach (var worker in await Task.WhenAll(starting).ConfigureAwait(false))
+            {
+                Pool.Add(worker);
+            }
         }
-
-        return pool;
+        catch
+        {
+            await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+            var failure = starting.Select(t => t.Exception?.InnerException).OfType<WorkerStartException>().FirstOrDefault();
+            throw new InvalidOperationException(
+                $"The Python {(IsAsgi ? "ASGI" : "WSGI")} app '{AppSpec}' could not be loaded in a worker process (pid {failure?.Pid}, {_runtime.Installation.Executable}): " +
+                $"{failure?.Message}.{(failure?.PythonTraceback is { Length: > 0 } tb ? "\n" + tb : "")}",
+                failure);
+        }
     }
 
-    private void EnsureStarted()
+    // Starts a worker and waits until it is ready; whoever asked adds it to the pool (a replacement in the same step as
+    // the worker it replaces leaves).
+    private async Task<Worker> StartWorkerAsync(CancellationToken cancellationToken)
     {
+        var limit = _options.MaxRequests > 0 ? _options.MaxRequests + Random.Shared.Next(_options.MaxRequestsJitter + 1) : 0;
+        var worker = new Worker(_runtime, _settings, _events, $"{_id}-{Interlocked.Increment(ref _lastIndex)}", limit, _loggers, _logger);
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_stop is not null, this);
-            if (_listener is not null)
+            _workers.Add(worker);
+        }
+
+        try
+        {
+            await worker.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            worker.Kill();
+            lock (_lock)
+            {
+                _workers.Remove(worker);
+            }
+
+            throw;
+        }
+
+        lock (_lock)
+        {
+            if (_stopping)
+            {
+                _ = worker.StopAsync(TimeSpan.Zero);
+            }
+        }
+
+        return worker;
+    }
+
+    private byte[] Config(bool validate, int threads, int logLevel, string tracebackFile, string scoreboard) =>
+        JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object?>
+        {
+            ["proof"] = _runtime.HostToken,
+            ["app"] = AppSpec,
+            ["interface"] = IsAsgi ? "asgi" : "wsgi",
+            ["path"] = _pythonPath,
+            ["threads"] = threads,
+            ["validate"] = validate,
+            ["max_memory"] = _options.MaxWorkerMemory,
+            ["graceful_timeout"] = _options.GracefulTimeout.TotalSeconds,
+            ["log_level"] = logLevel,
+            ["traceback_file"] = tracebackFile,
+            ["scoreboard"] = scoreboard,
+        });
+
+    // The worker asks to go. One past MaxRequests serves on until its replacement is ready, so the pool never has fewer
+    // workers than it should (a pool of one would answer nothing meanwhile); one past its memory, or told to stop
+    // (SIGTERM), takes nothing new from now on.
+    private void OnRetireAsked(Worker worker, RetireReason reason)
+    {
+        bool first;
+        lock (_lock)
+        {
+            if (_stopping)
             {
                 return;
             }
 
-            if (!OperatingSystem.IsLinux())
+            first = _replacing.Add(worker);
+        }
+
+        if (reason != RetireReason.MaxRequests && Pool.Remove(worker))
+        {
+            worker.Retire(reason);
+        }
+
+        if (first)
+        {
+            _logger.WorkerRetiring(AppSpec, worker.Pid, reason.Tag(), worker.Served);
+            _metrics.Restarted(reason);
+            _ = ReplaceAsync(TimeSpan.Zero, reason == RetireReason.MaxRequests ? worker : null, reason);
+        }
+    }
+
+    // The process ended: what it held has failed already. It is replaced unless it was being replaced anyway or the host
+    // is stopping; one that never finished starting is its starter's to report.
+    private void OnExited(Worker worker, WorkerExit exit)
+    {
+        bool replace, unexpected;
+        lock (_lock)
+        {
+            _workers.Remove(worker);
+            _replacing.Remove(worker);
+            if (exit.Was == WorkerState.Starting)
             {
-                // SO_PEERCRED, /proc and the signals the workers take are Linux's.
-                throw new PlatformNotSupportedException("Python worker processes (PythonWsgiOptions.Workers) need Linux; on other systems, set Workers to 0.");
+                return;
             }
 
-            _installation = PythonInstallation.Find(Options.Python, _contentRoot, requireLibrary: false);
-
-            // mkdtemp: a folder only this user can open, so nobody else can reach the socket or the shim modules.
-            _folder = Directory.CreateTempSubdirectory("gatewaybridge-");
-            WriteShimModules(_folder.FullName);
-
-            var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
-            listener.Listen(64);
-            _listener = listener;
-            _ = AcceptAsync(listener);
-            if (Options.Timeout is { } timeout)
+            unexpected = exit.Reason is null && exit.Was != WorkerState.Stopping;
+            replace = !_stopping && (unexpected || exit.Reason == RetireReason.Timeout);
+            if (unexpected)
             {
-                _ = WatchAsync(timeout);
+                _failures++;
+            }
+        }
+
+        Pool.Remove(worker);
+        if (unexpected)
+        {
+            _logger.WorkerExited(AppSpec, worker.Pid, Worker.DescribeExit(exit.Status), exit.Held);
+        }
+
+        if (replace)
+        {
+            _metrics.Restarted(unexpected ? RetireReason.Exited : RetireReason.Timeout);
+            _ = ReplaceAsync(Backoff(), null, null);
+        }
+    }
+
+    // A worker that keeps dying (a crash at every request, an import that only fails later) is restarted with a growing
+    // delay, up to 30 s, rather than in a tight loop.
+    private TimeSpan Backoff()
+    {
+        lock (_lock)
+        {
+            return _failures <= 1 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(30_000, 100 * (1 << Math.Min(_failures, 9))));
+        }
+    }
+
+    // Starts a new worker; <paramref name="replacing"/>, still serving, leaves the pool once the new one is in it.
+    private async Task ReplaceAsync(TimeSpan delay, Worker? replacing, RetireReason? reason)
+    {
+        if (delay > TimeSpan.Zero)
+        {
+            _logger.WorkerRestartDelayed(AppSpec, delay.TotalSeconds);
+            await Task.Delay(delay).ConfigureAwait(false);
+        }
+
+        lock (_lock)
+        {
+            if (_stopping)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            var worker = await StartWorkerAsync(CancellationToken.None).ConfigureAwait(false);
+            _ = ResetFailuresAsync(worker);
+            Pool.Add(worker);
+            if (replacing is not null && Pool.Remove(replacing))
+            {
+                replacing.Retire(reason!.Value);
+            }
+        }
+        catch (Exception ex)
+        {
+            var start = ex as WorkerStartException;
+            _logger.WorkerStartFailed(AppSpec, start?.Pid ?? 0, ex.Message, start?.PythonTraceback ?? "");
+            lock (_lock)
+            {
+                _failures++;
+                if (_stopping)
+                {
+                    return;
+                }
             }
 
-            Logger.WorkersStarting(_installation.Version, _installation.Executable, Options.Workers, Options.Threads ?? 1);
+            _ = ReplaceAsync(Backoff(), replacing, reason);
         }
     }
 
-    /// <summary>Writes the Python modules a worker runs into <paramref name="folder"/>; returns the worker's script.</summary>
-    public static string WriteShimModules(string folder)
+    // A worker that stays up for 10 s ends a streak of failures.
+    private async Task ResetFailuresAsync(Worker worker)
     {
-        foreach (var module in ShimModules)
+        if (await Task.WhenAny(worker.Exited, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false) != worker.Exited)
         {
-            using var resource = typeof(WorkerSupervisor).Assembly.GetManifestResourceStream(module)
-                ?? throw new InvalidOperationException($"The resource {module} is missing from GatewayBridge.Python.");
-            using var file = File.Create(Path.Combine(folder, module));
-            resource.CopyTo(file);
-        }
-
-        return Path.Combine(folder, "gatewaybridge_worker.py");
-    }
-
-    /// <summary>The connection of the worker started with <paramref name="token"/>, once it has proven itself.</summary>
-    public Task<Socket> ExpectConnection(string token)
-    {
-        var expected = new Expected();
-        _expected[token] = expected;
-        return expected.Connection.Task;
-    }
-
-    /// <summary>Forgets the worker of <paramref name="token"/>, which did not start.</summary>
-    public void Forget(string token) => _expected.TryRemove(token, out _);
-
-    /// <summary>The pid the worker of <paramref name="token"/> must connect from.</summary>
-    public void ExpectPid(string token, int pid)
-    {
-        if (_expected.TryGetValue(token, out var expected))
-        {
-            expected.Pid.TrySetResult(pid);
+            lock (_lock)
+            {
+                _failures = 0;
+            }
         }
     }
 
-    private async Task AcceptAsync(Socket listener)
+    /// <summary>
+    /// Replaces every serving worker with a freshly started one, one at a time: each new worker loads the app's code
+    /// anew, and the old one leaves the pool only once the new one is in it. A new worker that cannot load the app
+    /// leaves the old ones serving, and the failure is thrown.
+    /// </summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
     {
-        while (!_stopping.IsCancellationRequested)
+        foreach (var old in Workers.Where(w => w.Life.State == WorkerState.Serving))
         {
-            Socket socket;
+            lock (_lock)
+            {
+                if (!_replacing.Add(old))
+                {
+                    // Being replaced already.
+                    continue;
+                }
+            }
+
+            Worker fresh;
             try
             {
-                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                fresh = await StartWorkerAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (WorkerStartException ex)
             {
-                return;
-            }
-
-            _ = VerifyAsync(socket);
-        }
-    }
-
-    // A connection counts only if its first frame is the HELLO of a worker this host started, carrying that worker's
-    // secret, from that worker's pid (the kernel's SO_PEERCRED, not anything the peer says). Anything else is closed.
-    private async Task VerifyAsync(Socket socket)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            var header = new byte[WorkerFrames.HeaderSize];
-            await ReceiveExactlyAsync(socket, header, timeout.Token).ConfigureAwait(false);
-            var length = BinaryPrimitives.ReadInt32LittleEndian(header);
-            if (header[4] != WorkerFrames.Hello || length is <= 0 or > 256)
-            {
-                throw new InvalidDataException("its first frame is not a worker's HELLO");
-            }
-
-            var payload = new byte[length];
-            await ReceiveExactlyAsync(socket, payload, timeout.Token).ConfigureAwait(false);
-            var token = Encoding.ASCII.GetString(payload);
-            if (!_expected.TryRemove(token, out var expected))
-            {
-                throw new InvalidDataException("it did not carry the secret of a worker this host started");
-            }
-
-            var pid = await expected.Pid.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
-            var peer = PeerPid(socket);
-            if (peer != pid)
-            {
-                throw new InvalidDataException($"it came from pid {peer}, not from the worker's pid {pid}");
-            }
-
-            expected.Connection.TrySetResult(socket);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or OperationCanceledException or SocketException)
-        {
-            Logger.UnexpectedConnection(ex.Message);
-            socket.Dispose();
-        }
-    }
-
-    private static async Task ReceiveExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        while (!buffer.IsEmpty)
-        {
-            var read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                throw new InvalidDataException("it closed before its HELLO was complete");
-            }
-
-            buffer = buffer[read..];
-        }
-    }
-
-    private static int PeerPid(Socket socket)
-    {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } for SOL_SOCKET (1), SO_PEERCRED (17).
-        Span<byte> credentials = stackalloc byte[12];
-        socket.GetRawSocketOption(1, 17, credentials);
-        return BinaryPrimitives.ReadInt32LittleEndian(credentials);
-    }
-
-    private async Task WatchAsync(TimeSpan timeout)
-    {
-        var interval = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 10, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(1).Ticks));
-        using var timer = new PeriodicTimer(interval);
-        var handled = new HashSet<WorkerProcess>();
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                foreach (var pool in Pools)
+                lock (_lock)
                 {
-                    foreach (var (worker, call) in pool.StuckCalls(timeout))
-                    {
-                        if (handled.Add(worker))
-                        {
-                            _ = worker.TimeOutAsync(call, timeout);
-                        }
-                    }
+                    _replacing.Remove(old);
                 }
 
-                handled.RemoveWhere(w => w.Exited.IsCompleted);
+                throw new InvalidOperationException(
+                    $"Reloading '{AppSpec}': {ex.Message}; the running workers go on serving.{(ex.PythonTraceback.Length > 0 ? "\n" + ex.PythonTraceback : "")}", ex);
+            }
+
+            Pool.Add(fresh);
+            if (Pool.Remove(old))
+            {
+                _metrics.Restarted(RetireReason.Reload);
+                _logger.WorkerRetiring(AppSpec, old.Pid, RetireReason.Reload.Tag(), old.Served);
+                old.Retire(RetireReason.Reload);
             }
         }
-        catch (OperationCanceledException)
+    }
+
+    /// <summary>Cuts every call that has run app code for longer than the timeout, once per worker.</summary>
+    public void CutStuckCalls(TimeSpan timeout, HashSet<Worker> handled)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var limit = (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        foreach (var worker in Workers)
         {
+            var started = worker.LastStarted();
+            if (worker.Calls.FirstOrDefault(c => c.IsStuck(now, limit, c.Id <= started)) is { } stuck && handled.Add(worker))
+            {
+                _ = worker.TimeOutAsync(stuck, timeout);
+            }
         }
     }
 
-    /// <inheritdoc/>
-    public async Task ReloadAsync(CancellationToken cancellationToken = default)
+    /// <summary>Stops choosing workers and stops every worker, each within <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan grace)
     {
-        foreach (var pool in Pools)
-        {
-            await pool.ReloadAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    // After every StopAsync, the server's included: the requests in flight have had the host's shutdown timeout to
-    // finish. Each worker gets GracefulTimeout to finish what it holds and run its atexit handlers.
-    public Task StoppedAsync(CancellationToken cancellationToken) => StopWorkersAsync(Options.GracefulTimeout);
-
-    // Once: a later call (the container's disposal after the host's stop) waits for the same stop.
-    private Task StopWorkersAsync(TimeSpan grace)
-    {
+        List<Worker> workers;
         lock (_lock)
         {
-            return _stop ??= StopAllAsync([.. _pools], grace);
+            _stopping = true;
+            workers = [.. _workers];
         }
-    }
 
-    private async Task StopAllAsync(List<WorkerPool> pools, TimeSpan grace)
-    {
-        await Task.WhenAll(pools.Select(p => p.StopAsync(grace))).ConfigureAwait(false);
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _listener?.Dispose();
-        try
-        {
-            _folder?.Delete(recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    // A container disposed synchronously (a WebApplicationFactory's) asks for this one.
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-    public async ValueTask DisposeAsync()
-    {
-        // A host disposed without being stopped (a failed startup, a test) still ends its workers.
-        await StopWorkersAsync(TimeSpan.Zero).ConfigureAwait(false);
-        GatewayMetrics.Dispose();
-        Metrics.Dispose();
-        _stopping.Dispose();
-    }
-
-    private sealed class Expected
-    {
-        public TaskCompletionSource<Socket> Connection { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskCompletionSource<int> Pid { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Pool.Stop();
+        await Task.WhenAll(workers.Select(w => w.StopAsync(grace))).ConfigureAwait(false);
     }
 }

@@ -18,7 +18,7 @@ internal static class GatewayHandlerFactory
         }
 
         return Create(services, options, (metrics, logger) =>
-            new GatewayAppInvoker(gatewayApp, new GatewayWorkerPool(options.MaxInlineCalls, options.WorkerThreads, options.QueueLimit, metrics), logger));
+            new GatewayAppInvoker(gatewayApp, new AppThreadPool(options.MaxInlineCalls, options.AppThreads, options.QueueLimit, metrics), logger));
     }
 
     /// <summary>Options as configured, with their ranges checked where the mistake is made.</summary>
@@ -29,7 +29,7 @@ internal static class GatewayHandlerFactory
         ArgumentOutOfRangeException.ThrowIfNegative(options.MemoryBufferThreshold, "GatewayOptions.MemoryBufferThreshold");
         ArgumentOutOfRangeException.ThrowIfNegative(options.BufferBodyLimit.GetValueOrDefault(), "GatewayOptions.BufferBodyLimit");
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxInlineCalls, "GatewayOptions.MaxInlineCalls");
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.WorkerThreads, 1, "GatewayOptions.WorkerThreads");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.AppThreads, 1, "GatewayOptions.AppThreads");
         ArgumentOutOfRangeException.ThrowIfNegative(options.QueueLimit, "GatewayOptions.QueueLimit");
         return options;
     }
@@ -48,7 +48,7 @@ internal static class GatewayHandlerFactory
         var handler = new GatewayRequestHandler(
             createInvoker(metrics, logger), options, logger, loggerFactory.CreateLogger(ErrorsTextWriter.Category), metrics);
 
-        // The worker threads end with the host.
+        // The app threads end with the host.
         services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(handler.Dispose);
         return handler;
     }

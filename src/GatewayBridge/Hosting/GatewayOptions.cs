@@ -1,3 +1,5 @@
+using System.ComponentModel;
+
 namespace GatewayBridge;
 
 /// <summary>
@@ -35,21 +37,26 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// How many calls into the app's own code (the app itself, each step of its iterable, its disposal) may run at
-    /// once on ASP.NET Core's shared thread pool. Further calls run on the bridge's worker threads, so an app that
+    /// once on ASP.NET Core's shared thread pool. Further calls run on the bridge's app threads, so an app that
     /// blocks cannot starve the host's other endpoints, and a fast app rarely leaves the request's thread.
     /// The default value is the processor count.
     /// </summary>
     public int MaxInlineCalls { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
-    /// The most dedicated worker threads the bridge starts for app code that does not fit inline; they are started
+    /// The most dedicated app threads the bridge starts for app code that does not fit inline; they are started
     /// only when needed. The default value is 64.
     /// </summary>
-    public int WorkerThreads { get; set; } = 64;
+    public int AppThreads { get; set; } = 64;
+
+    /// <summary>The 0.1 name of <see cref="AppThreads"/>, kept for one release.</summary>
+    [Obsolete("Use AppThreads: \"worker\" now means a Python worker process. WorkerThreads is removed in 0.3.")]
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public int WorkerThreads { get => AppThreads; set => AppThreads = value; }
 
     /// <summary>
-    /// How many calls may wait for a worker thread. When the queue is full, new requests are answered
-    /// 503 with Retry-After before their body is read. The default value is 256.
+    /// How many calls may wait for an app thread (or, for a Python app, a Python thread or worker process). When the
+    /// queue is full, new requests are answered 503 with Retry-After before their body is read. The default value is 256.
     /// </summary>
     public int QueueLimit { get; set; } = 256;
 

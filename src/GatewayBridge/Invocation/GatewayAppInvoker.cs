@@ -5,15 +5,15 @@ namespace GatewayBridge;
 /// <summary>
 /// Runs a .NET <see cref="GatewayApp"/>: calls it, enumerates its body into the response, and disposes what it
 /// returned. The call, each step of the iterable and the disposal are app code, which may block, so each runs where
-/// the worker pool decides (inline, or on a worker thread).
+/// the app thread pool decides (inline, or on an app thread).
 /// </summary>
 internal sealed class GatewayAppInvoker : IGatewayAppInvoker
 {
     private readonly GatewayApp _app;
-    private readonly GatewayWorkerPool _pool;
+    private readonly AppThreadPool _pool;
     private readonly ILogger _logger;
 
-    public GatewayAppInvoker(GatewayApp app, GatewayWorkerPool pool, ILogger logger)
+    public GatewayAppInvoker(GatewayApp app, AppThreadPool pool, ILogger logger)
     {
         _app = app;
         _pool = pool;

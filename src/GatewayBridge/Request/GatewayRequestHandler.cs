@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge;
@@ -112,29 +111,7 @@ internal sealed class GatewayRequestHandler : IGatewayRequestHandler, IDisposabl
 
         if (aborted.IsCancellationRequested)
         {
-            EndAborted(context);
+            AbortedRequest.End(context, _logger);
         }
-    }
-
-    // RequestAborted fires for a client that left, a host shutting down, and ASP.NET's request timeouts. Only a timeout
-    // leaves someone to answer: before the response starts, the cancellation goes up so the timeouts middleware sends
-    // its 504; after, the connection is aborted so the cut body cannot pass for a complete one.
-    private void EndAborted(HttpContext context)
-    {
-        var path = context.Request.Path;
-        var timeout = context.Features.Feature<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken ?? CancellationToken.None;
-        if (!timeout.IsCancellationRequested)
-        {
-            _logger.RequestAborted(path);
-            return;
-        }
-
-        _logger.RequestTimedOut(path);
-        if (!context.Response.HasStarted)
-        {
-            throw new OperationCanceledException("The request timed out before the gateway app's response started.", timeout);
-        }
-
-        context.Abort();
     }
 }

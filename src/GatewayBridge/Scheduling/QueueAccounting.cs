@@ -1,22 +1,34 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 
 namespace GatewayBridge;
 
 /// <summary>
-/// The bookkeeping shared by everything that queues app code (the .NET worker pool, the Python threads, the Python
+/// The bookkeeping shared by everything that queues app code (the .NET app threads, the Python threads, the Python
 /// worker processes): how many calls wait, whether the queue has room for one more request, and the bridge's meters
-/// for workers, busy workers, queued calls and their wait.
+/// for what runs the calls (threads, or worker processes), how many are busy, queued calls and their wait.
 /// </summary>
 internal sealed class QueueAccounting
 {
     private readonly int _limit;
     private readonly GatewayMetrics _metrics;
+    private readonly UpDownCounter<long> _runners;
+    private readonly UpDownCounter<long> _busy;
     private int _queued;
 
+    /// <summary>Counts threads: <c>gatewaybridge.app_threads</c> and <c>gatewaybridge.busy_app_threads</c>.</summary>
     public QueueAccounting(int limit, GatewayMetrics metrics)
+        : this(limit, metrics, metrics.AppThreads, metrics.BusyAppThreads)
+    {
+    }
+
+    /// <summary>Counts what runs the calls in <paramref name="runners"/>, and those with a call in <paramref name="busy"/>.</summary>
+    public QueueAccounting(int limit, GatewayMetrics metrics, UpDownCounter<long> runners, UpDownCounter<long> busy)
     {
         _limit = limit;
         _metrics = metrics;
+        _runners = runners;
+        _busy = busy;
     }
 
     /// <summary>Calls waiting to run.</summary>
@@ -50,11 +62,27 @@ internal sealed class QueueAccounting
         _metrics.QueuedCalls.Add(-1);
     }
 
-    public void WorkerStarted(int count = 1) => _metrics.Workers.Add(count);
+    public void WorkerStarted(int count = 1)
+    {
+        _runners.Add(count);
+        _metrics.LegacyWorkers.Add(count);
+    }
 
-    public void WorkerStopped(int count = 1) => _metrics.Workers.Add(-count);
+    public void WorkerStopped(int count = 1)
+    {
+        _runners.Add(-count);
+        _metrics.LegacyWorkers.Add(-count);
+    }
 
-    public void BusyStarted() => _metrics.BusyWorkers.Add(1);
+    public void BusyStarted()
+    {
+        _busy.Add(1);
+        _metrics.LegacyBusyWorkers.Add(1);
+    }
 
-    public void BusyEnded() => _metrics.BusyWorkers.Add(-1);
+    public void BusyEnded()
+    {
+        _busy.Add(-1);
+        _metrics.LegacyBusyWorkers.Add(-1);
+    }
 }

@@ -101,6 +101,6 @@ public class AsgiBodyTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
         using var response = await upload;
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal((4 << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), await response.Content.ReadAsStringAsync());
-        Assert.InRange(most, 1, WorkerFrames.Window + (64 * 1024));
+        Assert.InRange(most, 1, WorkerProtocol.Window + (64 * 1024));
     }
 }

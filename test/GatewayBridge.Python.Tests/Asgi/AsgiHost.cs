@@ -12,7 +12,7 @@ public static class AsgiHost
 
     /// <summary>Serves <paramref name="appSpec"/> with WebSockets on and a native /native beside it.</summary>
     public static Task<TestHost> StartAsync(
-        int workers, string appSpec = "asgi_apps:router", bool kestrel = true, Action<PythonWsgiOptions>? python = null, Action<GatewayOptions>? options = null, Action<WebApplication>? before = null) =>
+        int workers, string appSpec = "asgi_apps:router", bool kestrel = true, Action<PythonOptions>? python = null, Action<GatewayOptions>? options = null, Action<WebApplication>? before = null) =>
         PythonTestHost.StartAsync(
             app =>
             {
@@ -47,9 +47,9 @@ public static class AsgiHost
     /// <summary>The ASGI calls in flight in the host's worker processes, or in its interpreter's loop.</summary>
     internal static IReadOnlyList<AsgiCall> Calls(TestHost host)
     {
-        var supervisor = host.App.Services.GetRequiredService<WorkerSupervisor>();
-        return supervisor.Pools.Count > 0
-            ? supervisor.Pools.SelectMany(p => p.Workers).SelectMany(w => w.Calls).OfType<AsgiCall>().ToList()
+        var workers = host.App.Services.GetRequiredService<PythonWorkers>();
+        return workers.Supervisors.Count > 0
+            ? workers.Supervisors.SelectMany(s => s.Workers).SelectMany(w => w.Calls).OfType<AsgiCall>().ToList()
             : host.App.Services.GetRequiredService<EmbeddedPythonHost>().AsgiCalls;
     }
 }

@@ -112,7 +112,7 @@ public class AsgiHttpTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
         var sent = call.Unacknowledged;
         var received = (await connection.ReadToCloseAsync(TimeSpan.FromSeconds(60))).Text.Length;
 
-        Assert.InRange(sent, 0, WorkerFrames.Window + (1 << 20));
+        Assert.InRange(sent, 0, WorkerProtocol.Window + (1 << 20));
         Assert.True(received > 32 << 20, $"received {received}");
     }
 
@@ -160,7 +160,7 @@ public class AsgiHttpTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
             await connection.SendAsync($"GET /watches_for_disconnect?kb={32 * 1024}&key={key} HTTP/1.1\r\nHost: t\r\n\r\n");
 
             // The app's send() waits for credit (a window out, none taken) while its watcher waits in receive().
-            await WorkerHost.WaitForAsync(() => AsgiHost.Calls(hosts[workers]).Any(c => c.Unacknowledged >= WorkerFrames.Window), "the app waiting for the client");
+            await WorkerHost.WaitForAsync(() => AsgiHost.Calls(hosts[workers]).Any(c => c.Unacknowledged >= WorkerProtocol.Window), "the app waiting for the client");
         }
 
         Assert.Equal("http.disconnect", await AsgiHost.PollAsync(hosts[workers], $"/heard?key={key}"));

@@ -24,8 +24,8 @@ public class AsgiWorkerFailureTests
         using var answer = await held.WaitAsync(TimeSpan.FromSeconds(20));
 
         Assert.Equal(HttpStatusCode.BadGateway, answer.StatusCode);
-        var failed = await host.Logs.WaitForAsync(e => e.EventId.Name == "WorkerRequestFailed");
-        Assert.Contains($"Python worker {pid} the worker exited with signal 9 (SIGKILL)", failed[0].Message, StringComparison.Ordinal);
+        var failed = await host.Logs.WaitForAsync(e => e.EventId.Name == "PythonRequestFailed");
+        Assert.Contains($"Python worker {pid} exited with signal 9 (SIGKILL)", failed[0].Message, StringComparison.Ordinal);
         Assert.NotEqual(pid.ToString(CultureInfo.InvariantCulture), await host.Client.GetStringAsync("/pid"));
         Assert.Equal("native", await host.Client.GetStringAsync("/native"));
     }

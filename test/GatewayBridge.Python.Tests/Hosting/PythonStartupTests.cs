@@ -44,7 +44,7 @@ public class PythonStartupTests
         await using var app = builder.Build();
 
         var error = Assert.Throws<InvalidOperationException>(() => app.UsePythonWsgiApp("wsgi_apps:hello"));
-        Assert.Contains("AddPythonWsgi()", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddPython()", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

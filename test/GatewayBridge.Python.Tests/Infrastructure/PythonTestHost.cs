@@ -13,17 +13,17 @@ public static class PythonTestHost
     public static string AppsFolder { get; } = Path.Combine(AppContext.BaseDirectory, "apps");
 
     /// <summary>Serves <paramref name="appSpec"/> as the whole pipeline, checked by CPython's wsgiref.validate unless told not to.</summary>
-    public static Task<TestHost> StartAsync(string appSpec, bool kestrel = false, bool validate = true, Action<GatewayOptions>? options = null, Action<PythonWsgiOptions>? python = null) =>
+    public static Task<TestHost> StartAsync(string appSpec, bool kestrel = false, bool validate = true, Action<GatewayOptions>? options = null, Action<PythonOptions>? python = null) =>
         StartAsync(app => app.UsePythonWsgiApp(appSpec, o =>
         {
             o.UseValidator = validate;
             options?.Invoke(o);
         }), kestrel, python);
 
-    public static Task<TestHost> StartAsync(Action<WebApplication> pipeline, bool kestrel = false, Action<PythonWsgiOptions>? python = null, Action<WebApplicationBuilder>? configure = null) =>
+    public static Task<TestHost> StartAsync(Action<WebApplication> pipeline, bool kestrel = false, Action<PythonOptions>? python = null, Action<WebApplicationBuilder>? configure = null) =>
         TestHost.StartAsync(pipeline, kestrel, builder =>
         {
-            builder.Services.AddPythonWsgi(o =>
+            builder.Services.AddPython(o =>
             {
                 o.Python = Python;
                 o.PythonPath.Add(AppsFolder);

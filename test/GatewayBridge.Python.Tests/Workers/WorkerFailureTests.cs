@@ -39,7 +39,7 @@ public class WorkerFailureTests
         await using var host = await StartAsync(workers: 2);
         var release = TempPath("release");
         var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => host.Supervisor().Pools.Single().Workers.Any(w => w.InFlight == 1), "one worker busy");
+        await WaitForAsync(() => host.Supervisor().Workers.Any(w => w.OpenCalls == 1), "one worker busy");
 
         using var exited = await host.Client.GetAsync("/exit_now");
         await File.WriteAllTextAsync(release, "");
@@ -127,9 +127,8 @@ public class WorkerFailureTests
         await using var host = await StartAsync();
         using (var stranger = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
-            await stranger.ConnectAsync(new UnixDomainSocketEndPoint(host.Supervisor().SocketPath));
-            var hello = WorkerFrames.Build(WorkerFrames.Hello, 0, Encoding.ASCII.GetBytes(new string('0', 64)));
-            await stranger.SendAsync(hello);
+            await stranger.ConnectAsync(new UnixDomainSocketEndPoint(host.PythonWorkers().Runtime.SocketPath));
+            await stranger.SendAsync(Frames.Bytes(FrameWriter.Hello(new string('0', 64), "/nowhere/protocol.py")));
             var buffer = new byte[16];
             Assert.Equal(0, await stranger.ReceiveAsync(buffer));
         }
@@ -146,7 +145,7 @@ public class WorkerFailureTests
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));
         listener.Listen(1);
-        var start = new ProcessStartInfo(PythonTestHost.Python, [WorkerSupervisor.WriteShimModules(folder.Path)]) { RedirectStandardError = true };
+        var start = new ProcessStartInfo(PythonTestHost.Python, [PythonShim.Write(folder.Path)]) { RedirectStandardError = true };
         start.Environment["GATEWAYBRIDGE_SOCKET"] = socketPath;
         start.Environment["GATEWAYBRIDGE_WORKER_TOKEN"] = "worker-secret";
         start.Environment["GATEWAYBRIDGE_HOST_TOKEN"] = "host-secret";
@@ -154,7 +153,7 @@ public class WorkerFailureTests
 
         using var connection = await listener.AcceptAsync();
         var config = Encoding.UTF8.GetBytes("{\"proof\": \"a guess\", \"app\": \"worker_apps:router\", \"threads\": 1}");
-        await connection.SendAsync(WorkerFrames.Build(WorkerFrames.Config, 0, config));
+        await connection.SendAsync(Frames.Bytes(FrameWriter.Json(FrameType.Config, config)));
         var stderr = await worker.StandardError.ReadToEndAsync();
         await worker.WaitForExitAsync();
 

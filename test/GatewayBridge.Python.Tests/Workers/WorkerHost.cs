@@ -8,7 +8,7 @@ namespace GatewayBridge.Python.Tests.Workers;
 public static class WorkerHost
 {
     /// <summary>Serves <paramref name="appSpec"/> in <paramref name="workers"/> worker processes, with a native /native beside it.</summary>
-    public static Task<TestHost> StartAsync(string appSpec = "worker_apps:router", int workers = 1, Action<PythonWsgiOptions>? python = null, Action<GatewayOptions>? options = null, Action<WebApplication>? before = null) =>
+    public static Task<TestHost> StartAsync(string appSpec = "worker_apps:router", int workers = 1, Action<PythonOptions>? python = null, Action<GatewayOptions>? options = null, Action<WebApplication>? before = null) =>
         PythonTestHost.StartAsync(
             app =>
             {
@@ -27,11 +27,14 @@ public static class WorkerHost
                 python?.Invoke(o);
             });
 
-    internal static WorkerSupervisor Supervisor(this TestHost host) => host.App.Services.GetRequiredService<WorkerSupervisor>();
+    internal static PythonWorkers PythonWorkers(this TestHost host) => host.App.Services.GetRequiredService<PythonWorkers>();
 
-    /// <summary>The pids of the live workers of the host's only app.</summary>
+    /// <summary>The supervisor of the host's only app.</summary>
+    internal static WorkerSupervisor Supervisor(this TestHost host) => host.PythonWorkers().Supervisors.Single();
+
+    /// <summary>The pids of the serving workers of the host's only app.</summary>
     internal static HashSet<int> Pids(this TestHost host) =>
-        host.Supervisor().Pools.Single().Workers.Where(w => w.IsServing && !w.IsDead).Select(w => w.Pid).ToHashSet();
+        host.Supervisor().Workers.Where(w => w.Life.State == WorkerState.Serving && !w.Exited.IsCompleted).Select(w => w.Pid).ToHashSet();
 
     public static async Task WaitForAsync(Func<bool> condition, string what, int seconds = 20)
     {

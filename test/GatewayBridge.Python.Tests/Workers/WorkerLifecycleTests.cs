@@ -13,7 +13,7 @@ public class WorkerLifecycleTests
     {
         await using var host = await StartAsync(python: o => o.MaxRequests = 3);
         using var meters = new HostMeasurements(host.App.Services);
-        var pool = host.Supervisor().Pools.Single();
+        var pool = host.Supervisor();
 
         var pids = new List<int>();
         for (var i = 0; i < 3; i++)
@@ -42,7 +42,7 @@ public class WorkerLifecycleTests
     {
         await using var host = await StartAsync(workers: 2, python: o => { o.MaxRequests = 10; o.MaxRequestsJitter = 5; });
 
-        Assert.All(host.Supervisor().Pools.Single().Workers, w => Assert.InRange(w.RequestLimit, 10, 15));
+        Assert.All(host.Supervisor().Workers, w => Assert.InRange(w.RequestLimit, 10, 15));
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public class WorkerLifecycleTests
         var pid = await host.GetPidAsync();
         await host.Client.GetStringAsync($"/register_atexit?path={Uri.EscapeDataString(atexit)}");
         var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => host.Supervisor().Pools.Single().Workers.Single(w => w.Pid == pid).InFlight == 1, "the request in the worker");
+        await WaitForAsync(() => host.Supervisor().Workers.Single(w => w.Pid == pid).OpenCalls == 1, "the request in the worker");
 
         Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
         await Task.Delay(300);
@@ -105,10 +105,10 @@ public class WorkerLifecycleTests
         var host = await StartAsync(python: o => o.GracefulTimeout = TimeSpan.FromMilliseconds(500));
         var pid = await host.GetPidAsync();
         _ = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => host.Supervisor().Pools.Single().Workers.Single().InFlight == 1, "the request in the worker");
+        await WaitForAsync(() => host.Supervisor().Workers.Single().OpenCalls == 1, "the request in the worker");
 
         var watch = Stopwatch.StartNew();
-        await host.Supervisor().StoppedAsync(CancellationToken.None);
+        await host.PythonWorkers().StoppedAsync(CancellationToken.None);
 
         Assert.InRange(watch.Elapsed.TotalSeconds, 0.4, 10);
         Assert.Contains($"{pid}", (await host.Logs.WaitForAsync(e => e.EventId.Name == "WorkerKilled"))[0].Message, StringComparison.Ordinal);

@@ -14,15 +14,15 @@ public class WorkerSendAheadTests
     public async Task AnAnswer_GoesOutAtOnce_NotWhenTheSlowRequestSentAheadBehindItIsDone()
     {
         await using var host = await StartAsync();
-        var worker = host.Supervisor().Pools.Single().Workers.Single();
+        var worker = host.Supervisor().Workers.Single();
 
         // While the worker is busy, a fast request and then a slow one are sent ahead: it reads both at once.
         var busy = host.Client.GetStringAsync("/sleepy?seconds=0.5");
-        await WaitForAsync(() => worker.InFlight == 1, "the worker busy");
+        await WaitForAsync(() => worker.OpenCalls == 1, "the worker busy");
         var fast = host.Client.GetStringAsync("/sleepy?seconds=0");
-        await WaitForAsync(() => worker.InFlight == 2, "the fast request sent ahead");
+        await WaitForAsync(() => worker.OpenCalls == 2, "the fast request sent ahead");
         var slow = host.Client.GetStringAsync("/sleepy?seconds=4");
-        await WaitForAsync(() => worker.InFlight == 3, "the slow one sent ahead");
+        await WaitForAsync(() => worker.OpenCalls == 3, "the slow one sent ahead");
         await busy;
 
         await fast;
@@ -36,19 +36,19 @@ public class WorkerSendAheadTests
     public async Task ARequestSentAhead_WhoseClientLeavesBeforeItStarts_NeverReachesTheApp()
     {
         await using var host = await StartAsync();
-        var worker = host.Supervisor().Pools.Single().Workers.Single();
+        var worker = host.Supervisor().Workers.Single();
         var name = Guid.NewGuid().ToString("N");
 
         var busy = host.Client.GetStringAsync("/sleepy?seconds=1.5");
-        await WaitForAsync(() => worker.InFlight == 1, "the worker busy");
+        await WaitForAsync(() => worker.OpenCalls == 1, "the worker busy");
         using (var connection = host.Connect())
         {
             await connection.SendAsync($"GET /record?name={name} HTTP/1.1\r\nHost: t\r\n\r\n");
-            await WaitForAsync(() => worker.InFlight == 2, "the request sent ahead");
+            await WaitForAsync(() => worker.OpenCalls == 2, "the request sent ahead");
         }
 
         await busy;
-        await WaitForAsync(() => worker.InFlight == 0, "the cancelled request answered by the worker");
+        await WaitForAsync(() => worker.OpenCalls == 0, "the cancelled request answered by the worker");
 
         Assert.Equal("0", await host.Client.GetStringAsync($"/recorded?name={name}"));
         Assert.Equal("recorded", await host.Client.GetStringAsync($"/record?name={name}-2"));

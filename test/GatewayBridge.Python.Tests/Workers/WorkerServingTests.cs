@@ -126,14 +126,14 @@ public class WorkerServingTests
         using var connection = host.Connect(receiveBuffer: 16 * 1024);
         await connection.SendAsync("GET /download?mb=64 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
         await Task.Delay(1500);
-        var inFlight = (WorkerCall)host.Supervisor().Pools.Single().Workers.Single().Calls.Single();
+        var inFlight = (WsgiCall)host.Supervisor().Workers.Single().Calls.Single();
         var held = inFlight.Outstanding;
 
         // However long it waits, a worker waiting for the client is not running app code: no timeout can cut it.
         Assert.False(inFlight.IsStuck(System.Diagnostics.Stopwatch.GetTimestamp() + 1, 0, started: true), "a worker waiting for credit counts as stuck");
         var received = (await connection.ReadToCloseAsync(TimeSpan.FromSeconds(60))).Text.Length;
         Assert.True(received > 64 * 1024 * 1024, $"received {received} bytes");
-        Assert.InRange(held, 1, WorkerFrames.Window + (64 * 1024));
+        Assert.InRange(held, 1, WorkerProtocol.Window + (64 * 1024));
     }
 
     [Fact]
@@ -240,9 +240,9 @@ public class WorkerServingTests
         var release = TempPath("release");
         await using var host = await StartAsync(workers: 2);
         var slow = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => host.Supervisor().Pools.Single().Workers.Any(w => w.InFlight == 1), "one worker busy");
+        await WaitForAsync(() => host.Supervisor().Workers.Any(w => w.OpenCalls == 1), "one worker busy");
         await Task.Delay(300);
-        var busy = host.Supervisor().Pools.Single().Workers.Single(w => w.InFlight == 1).Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var busy = host.Supervisor().Workers.Single(w => w.OpenCalls == 1).Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         var others = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => host.Client.GetStringAsync("/sleepy?seconds=0.05")));
 
@@ -259,7 +259,7 @@ public class WorkerServingTests
         await using var host = await StartAsync(options: o => o.QueueLimit = 1);
         var busy = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
         using var meters = new HostMeasurements(host.App.Services);
-        await WaitForAsync(() => host.Supervisor().Pools.Single().Workers.Single().InFlight == 1, "the worker busy");
+        await WaitForAsync(() => host.Supervisor().Workers.Single().OpenCalls == 1, "the worker busy");
 
         // A worker busy with one call for more than 100 ms is sent nothing ahead: the next request waits in the queue.
         await Task.Delay(300);

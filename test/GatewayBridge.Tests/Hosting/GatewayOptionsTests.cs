@@ -41,7 +41,7 @@ public class GatewayOptionsTests
         Assert.Null(options.BufferBodyLimit);
         Assert.Null(options.UseValidator);
         Assert.Equal(Environment.ProcessorCount, options.MaxInlineCalls);
-        Assert.Equal(64, options.WorkerThreads);
+        Assert.Equal(64, options.AppThreads);
         Assert.Equal(256, options.QueueLimit);
     }
 
@@ -50,7 +50,7 @@ public class GatewayOptionsTests
         { "GatewayOptions.MemoryBufferThreshold", o => o.MemoryBufferThreshold = -1 },
         { "GatewayOptions.BufferBodyLimit", o => o.BufferBodyLimit = -1 },
         { "GatewayOptions.MaxInlineCalls", o => o.MaxInlineCalls = -1 },
-        { "GatewayOptions.WorkerThreads", o => o.WorkerThreads = 0 },
+        { "GatewayOptions.AppThreads", o => o.AppThreads = 0 },
         { "GatewayOptions.QueueLimit", o => o.QueueLimit = -1 },
     };
 
@@ -79,7 +79,7 @@ public class GatewayOptionsTests
             o.MemoryBufferThreshold = 0;
             o.BufferBodyLimit = 0;
             o.MaxInlineCalls = 0;
-            o.WorkerThreads = 1;
+            o.AppThreads = 1;
             o.QueueLimit = 0;
         });
     }

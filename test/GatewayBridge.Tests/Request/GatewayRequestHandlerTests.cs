@@ -36,7 +36,7 @@ public class GatewayRequestHandlerTests
     }
 
     [Fact]
-    public async Task Disposing_EndsItsWorkerThreads_AndAMeterItOwns()
+    public async Task Disposing_EndsItsAppThreads_AndAMeterItOwns()
     {
         var completed = false;
         using var listener = new MeterListener
@@ -70,7 +70,7 @@ public class GatewayRequestHandlerTests
     }
 
     [Fact]
-    public async Task StoppingTheHost_EndsTheWorkerThreads()
+    public async Task StoppingTheHost_EndsTheAppThreads()
     {
         Thread? worker = null;
         var host = await TestApp.StartAsync(

@@ -1,0 +1,65 @@
+"""Loading an app as gunicorn names it, and telling WSGI from ASGI (both modes, and the serve tool's probe)."""
+
+import ast
+import importlib
+import inspect
+
+
+def load_app(spec):
+    """gunicorn's app spec: 'module:name', 'module:factory()' with literal arguments, or 'module'."""
+    module_name, _, expression = spec.partition(":")
+    module = importlib.import_module(module_name)
+    try:
+        tree = ast.parse(expression or "application", mode="eval").body
+    except SyntaxError:
+        raise ValueError(f"'{expression}' is not a name or a call of one") from None
+    if isinstance(tree, ast.Name):
+        app = _attribute(module, tree.id)
+    elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
+        try:
+            args = [ast.literal_eval(a) for a in tree.args]
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in tree.keywords}
+        except ValueError:
+            raise ValueError(f"the arguments of '{expression}' must be literals, as gunicorn requires") from None
+        app = _attribute(module, tree.func.id)(*args, **kwargs)
+    else:
+        raise ValueError(f"'{expression}' is neither a name nor a call of one (module:name or module:factory())")
+    if not callable(app):
+        raise TypeError(f"{spec} is a {type(app).__name__}, not a callable app")
+    return app
+
+
+def interface_of(app):
+    """'asgi' for a coroutine function, or an object whose __call__ is one (Starlette, FastAPI, Django's
+    ASGIHandler); 'wsgi' for any other callable."""
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", app)
+    return "asgi" if inspect.iscoroutinefunction(call) else "wsgi"
+
+
+def _attribute(module, name):
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise AttributeError(f"module '{module.__name__}' has no attribute '{name}'") from None
+
+
+def validated(app):
+    """The app wrapped in CPython's own conformance checker, brought up to PEP 3333 on wsgi.input (below)."""
+    from wsgiref import validate
+
+    if not issubclass(validate.InputWrapper, _Pep3333Input):
+        validate.InputWrapper = type("InputWrapper", (_Pep3333Input, validate.InputWrapper), {})
+    return validate.validator(app)
+
+
+class _Pep3333Input:
+    """wsgiref.validate follows PEP 333 and refuses read() without a size. PEP 3333 asks servers to allow it ("return
+    the entire remainder of the client's input stream"), and Werkzeug relies on it, so the checker allows it too."""
+
+    def read(self, *args):
+        if args:
+            return super().read(*args)
+        data = self.input.read()
+        if type(data) is not bytes:
+            raise AssertionError(f"wsgi.input.read() returned a {type(data).__name__}, not bytes")
+        return data

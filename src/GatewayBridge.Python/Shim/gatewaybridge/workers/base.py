@@ -1,0 +1,179 @@
+"""What every worker process does, whatever it serves (gunicorn's workers/base.py): it connects to the host's socket,
+proves itself, takes its Config, imports the app, says READY, takes SIGTERM as a graceful stop and SIGUSR1 as a call
+for every thread's traceback, checks its memory, and sends its logging records as LOG frames. A kind of worker adds
+its serving loop (run) and nothing else: sync.py, gthread.py, asgi.py.
+"""
+
+import faulthandler
+import hmac
+import mmap
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+
+from gatewaybridge import apps, logs, protocol
+from gatewaybridge.protocol import CONFIG, FAILED, GOODBYE, HELLO, LOG, READY, RETIRE
+
+BOOT_ERROR = 3  # the app could not be imported (gunicorn's WORKER_BOOT_ERROR)
+PROTOCOL_ERROR = 4  # the host's bytes were not the protocol
+
+
+class Config:
+    """What the host's CONFIG says, as attributes, for whoever needs it."""
+
+    def __init__(self, values):
+        self.proof = values.get("proof", "")
+        self.app = values.get("app", "")
+        self.interface = values.get("interface", "wsgi")
+        self.path = values.get("path", [])
+        self.threads = values.get("threads", 1)
+        self.validate = values.get("validate", False)
+        self.max_memory = values.get("max_memory")
+        self.graceful_timeout = values.get("graceful_timeout", 30)
+        self.log_level = values.get("log_level", 20)
+        self.traceback_file = values.get("traceback_file")
+        self.scoreboard = values.get("scoreboard")
+
+
+def connect():
+    """Connects to the host that started this process, proves itself, and returns (connection, Config). Exits if the
+    answer does not prove it came from that host."""
+    sock_path = os.environ.pop("GATEWAYBRIDGE_SOCKET")
+    secret = os.environ.pop("GATEWAYBRIDGE_WORKER_TOKEN").encode()
+    host_secret = os.environ.pop("GATEWAYBRIDGE_HOST_TOKEN").encode()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(sock_path)
+    connection = protocol.Connection(sock)
+    connection.send(HELLO, 0, 0, protocol.encode_hello(secret, protocol.__file__))
+    connection.flush()
+    kind, _, _, payload = connection.next_frame()
+    config = Config(protocol.decode_json(payload) if kind == CONFIG else {})
+    if not hmac.compare_digest(config.proof.encode(), host_secret):
+        # Whoever answered is not the host that started this worker.
+        raise SystemExit("gatewaybridge worker: the connection did not come from the host that started this worker; refused.")
+    return connection, config
+
+
+class Worker:
+    """One worker process's life around its serving loop."""
+
+    def __init__(self, connection, config):
+        self.connection = connection
+        self.config = config
+        self.app = None
+        self.pid = os.getpid()
+        self.forked = False
+        self.retiring = False
+        self.lock = threading.Lock()
+        self.goodbye_sent = False
+
+    def start(self):
+        """Boots and serves; returns the exit status."""
+        # A child the app forks must not hold the host's connection: the host would not see this worker die.
+        os.register_at_fork(after_in_child=self._in_child)
+        # A process group of its own: Ctrl+C at the host's terminal stops the host, which stops its workers in order,
+        # instead of interrupting them in the middle of their requests.
+        os.setpgid(0, 0)
+        try:
+            self.configure()
+            self.app = self.load()
+        except BaseException:
+            self.connection.send(FAILED, 0, 0, protocol.encode_text(traceback.format_exc()))
+            self.connection.flush()
+            return BOOT_ERROR
+        self._take_sigterm()
+        try:
+            return self.run()
+        except protocol.ProtocolError as error:
+            print(f"gatewaybridge worker {self.pid}: the host broke the worker protocol ({error}); exiting.", file=sys.stderr)
+            return PROTOCOL_ERROR
+
+    def configure(self):
+        # The app's folders come after the shim's own (sys.path[0]): the shim's modules are found before any of the app's.
+        for folder in reversed(self.config.path):
+            if folder not in sys.path:
+                sys.path.insert(1, folder)
+        logs.install(self.log_record, self.config.log_level)
+        # print() reaches the host a line at a time, as it does in the host's own interpreter.
+        sys.stdout.reconfigure(line_buffering=True)
+        if self.config.traceback_file:
+            # The host asks for every thread's traceback (SIGUSR1) before it stops a worker stuck in app code.
+            faulthandler.register(signal.SIGUSR1, file=open(self.config.traceback_file, "w"), all_threads=True)
+
+    def load(self):
+        return apps.load_app(self.config.app)
+
+    def run(self):
+        """The serving loop, until the host says STOP or goes; returns the exit status."""
+        raise NotImplementedError
+
+    def ready(self):
+        self.connection.send(READY, 0, 0, protocol.encode_json(protocol.ready_info()))
+        self.connection.flush()
+
+    # -- what the host hears about between requests ------------------------------------------------------------
+
+    def log_record(self, name, level, message, detail):
+        """Where this process's logging records go (logs.install)."""
+        self.send_log(protocol.encode_log_record(name, level, message, detail))
+
+    def errors_line(self, line):
+        """Where a line of wsgi.errors goes."""
+        self.send_log(protocol.encode_log_line(line))
+
+    def send_log(self, payload):
+        self.post(LOG, payload)
+
+    def post(self, kind, payload=b""):
+        """Sends a frame that belongs to no call (LOG, RETIRE, GOODBYE) at once, from any thread."""
+        self.connection.send(kind, 0, 0, payload)
+        self.connection.flush()
+
+    def goodbye(self):
+        """SIGTERM: the host is told to send nothing new, and to say STOP once what this worker holds is answered."""
+        with self.lock:
+            if self.goodbye_sent:
+                return
+            self.goodbye_sent = True
+        self.post(GOODBYE)
+
+    def check_memory(self):
+        """Asks to be replaced (RETIRE, once) when resident memory passed the limit."""
+        if self.config.max_memory and not self.retiring and resident_bytes() > self.config.max_memory:
+            self.retiring = True
+            self.post(RETIRE)
+
+    def scoreboard(self):
+        """The file the host reads, without a system call, to learn which request this worker started last."""
+        if not self.config.scoreboard:
+            return None
+        with open(self.config.scoreboard, "r+b") as file:
+            return mmap.mmap(file.fileno(), 4096)
+
+    def _take_sigterm(self):
+        """SIGTERM is a graceful stop, as gunicorn's workers take it. The signal's C handler writes to a pipe a thread of
+        its own reads, so it is taken whichever thread it hits and whatever the main thread is doing; no signal stays
+        blocked, so the app's own children get SIGTERM as usual."""
+        read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(read_end, True)
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+
+        def wait():
+            while True:
+                if signal.SIGTERM in os.read(read_end, 64):
+                    self.goodbye()
+
+        threading.Thread(target=wait, name="GatewayBridge SIGTERM", daemon=True).start()
+
+    def _in_child(self):
+        self.forked = True
+        self.connection.sock.close()
+
+
+def resident_bytes():
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,435 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace GatewayBridge.Python;
+
+/// <summary>What a worker tells whoever supervises it; the worker knows nothing else of them.</summary>
+/// <param name="RetireAsked">It asks to be replaced: its memory passed the limit, it got SIGTERM, or it served its MaxRequests.</param>
+/// <param name="CallEnded">A call's last frame came (on the connection's reader thread).</param>
+/// <param name="Exited">The process ended; the calls it held have failed.</param>
+internal sealed record WorkerEvents(Action<Worker, RetireReason> RetireAsked, Action<Worker> CallEnded, Action<Worker, WorkerExit> Exited);
+
+/// <summary>How a worker's process ended.</summary>
+/// <param name="Status">Its exit status (.NET's: 128 + the signal for a process a signal ended).</param>
+/// <param name="Was">The state it was in.</param>
+/// <param name="Reason">Why it was retiring or stopping, if the host had chosen that.</param>
+/// <param name="Held">The calls it held, which failed.</param>
+internal readonly record struct WorkerExit(int Status, WorkerState Was, RetireReason? Reason, int Held);
+
+/// <summary>What every worker of an app is started with.</summary>
+/// <param name="AppSpec">The app, for the log.</param>
+/// <param name="Config">The Config frame's JSON for a worker, given its traceback and scoreboard files.</param>
+/// <param name="StartTimeout">How long it may take to connect and load the app.</param>
+/// <param name="GracefulTimeout">How long it may take to finish what it holds once told to stop.</param>
+/// <param name="Asgi">Whether it serves an ASGI app (it is then told to stop at once when retired).</param>
+internal sealed record WorkerSettings(string AppSpec, Func<string, string, byte[]> Config, TimeSpan StartTimeout, TimeSpan GracefulTimeout, bool Asgi);
+
+/// <summary>
+/// One Python worker process: started, proven and configured by the host, then serving the calls its pool opens on its
+/// connection until it is retired, stopped or dies; its <see cref="WorkerLife"/> says which. Everything it writes to
+/// stdout and stderr is logged line by line, with its pid.
+/// </summary>
+/// <remarks>
+/// More than 400 lines on purpose: one process's life (start, proof, frames, retire, stop, kill, exit) shares its state.
+/// </remarks>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The connection is disposed when the process exits, which every path to the end of a worker waits for.")]
+internal sealed class Worker
+{
+    private const int SigUsr1 = 10;
+
+    private readonly WorkerRuntime _runtime;
+    private readonly WorkerSettings _settings;
+    private readonly WorkerEvents _events;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggers;
+    private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _tracebackFile;
+    private readonly string _scoreboard;
+    private Process? _process;
+    private FramedConnection? _connection;
+    private int _served;
+    private int _limitReported;
+
+    public Worker(WorkerRuntime runtime, WorkerSettings settings, WorkerEvents events, string name, int requestLimit, ILoggerFactory loggers, ILogger logger)
+    {
+        _runtime = runtime;
+        _settings = settings;
+        _events = events;
+        Name = name;
+        RequestLimit = requestLimit;
+        _loggers = loggers;
+        _logger = logger;
+        _tracebackFile = Path.Combine(runtime.Folder, $"traceback-{name}");
+        _scoreboard = Path.Combine(runtime.Folder, $"scoreboard-{name}");
+    }
+
+    /// <summary>Names the worker's files in the runtime folder.</summary>
+    public string Name { get; }
+
+    public int Pid { get; private set; }
+
+    /// <summary>Its state, and why.</summary>
+    public WorkerLife Life { get; } = new();
+
+    /// <summary>The requests after which it is replaced (<c>MaxRequests</c> plus jitter), or 0.</summary>
+    public int RequestLimit { get; }
+
+    /// <summary>The calls it has finished.</summary>
+    public int Served => Volatile.Read(ref _served);
+
+    /// <summary>The calls open on it.</summary>
+    public int OpenCalls => _connection?.OpenCalls ?? 0;
+
+    public IEnumerable<FramedCall> Calls => _connection?.Calls ?? [];
+
+    /// <summary>Completed with the exit status once the process has ended.</summary>
+    public Task<int> Exited => _exited.Task;
+
+    /// <summary>Starts the process and waits for its app to be imported; throws <see cref="WorkerStartException"/> with the app's traceback.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var secret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+        var start = new ProcessStartInfo(_runtime.Installation.Executable)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(_runtime.WorkerScript);
+        start.Environment["GATEWAYBRIDGE_SOCKET"] = _runtime.SocketPath;
+        start.Environment["GATEWAYBRIDGE_WORKER_TOKEN"] = secret;
+        start.Environment["GATEWAYBRIDGE_HOST_TOKEN"] = _runtime.HostToken;
+        start.Environment.Remove("PYTHONSTARTUP");
+        await File.WriteAllBytesAsync(_scoreboard, new byte[4096], cancellationToken).ConfigureAwait(false);
+
+        var connection = _runtime.ExpectConnection(secret);
+        Process process;
+        try
+        {
+            process = _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{start.FileName}'.");
+        }
+        catch
+        {
+            _runtime.Forget(secret);
+            throw;
+        }
+
+        Pid = process.Id;
+        _runtime.ExpectPid(secret, Pid);
+
+        // stdin at its end, as gunicorn's workers have it; stdout and stderr logged a line at a time.
+        process.StandardInput.Close();
+        var stdout = _loggers.CreateLogger(PythonHostSink.StdoutCategory);
+        var stderr = _loggers.CreateLogger(PythonHostSink.StderrCategory);
+        process.OutputDataReceived += (_, line) => { if (line.Data is { } text) { stdout.WorkerStdout(Pid, text); } };
+        process.ErrorDataReceived += (_, line) => { if (line.Data is { } text) { stderr.WorkerStderr(Pid, text); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        // The Exited event, not WaitForExitAsync: that also waits for the end of stdout and stderr, which a child
+        // the app started keeps open after the worker is gone.
+        process.Exited += (_, _) => OnProcessExited(process);
+        process.EnableRaisingEvents = true;
+        if (process.HasExited)
+        {
+            OnProcessExited(process);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_settings.StartTimeout);
+        var first = await Task.WhenAny(connection, Exited, Task.Delay(_settings.StartTimeout, timeout.Token)).ConfigureAwait(false);
+        if (first != connection)
+        {
+            _runtime.Forget(secret);
+            throw new WorkerStartException(Pid, Exited.IsCompleted
+                ? $"exited with {DescribeExit(Exited.Result)} before it connected to the host"
+                : $"did not connect to the host within {_settings.StartTimeout.TotalSeconds:0} s", "");
+        }
+
+        // A worker that speaks another version of the protocol fails here, with both versions and its module's path.
+        var socket = await connection.ConfigureAwait(false);
+        _connection = new FramedConnection(socket);
+        _connection.Send(FrameWriter.Json(FrameType.Config, _settings.Config(_tracebackFile, _scoreboard)));
+
+        var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _connection.StartReading((type, flags, id, payload) => OnControl(type, id, payload, ready), OnCallEnded, error => OnClosed(error, ready), $"GatewayBridge worker {Pid}");
+        using (timeout.Token.Register(() => ready.TrySetException(new WorkerStartException(Pid, $"did not load the app within {_settings.StartTimeout.TotalSeconds:0} s", ""))))
+        {
+            var python = await ready.Task.ConfigureAwait(false);
+            Life.Serve();
+            _logger.WorkerStarted(_settings.AppSpec, Pid, python);
+        }
+    }
+
+    /// <summary>Its connection, where its pool opens calls.</summary>
+    public FramedConnection Connection => _connection ?? throw new InvalidOperationException("The worker has not started.");
+
+    private void OnControl(FrameType type, uint id, ReadOnlySpan<byte> payload, TaskCompletionSource<string> ready)
+    {
+        switch (type)
+        {
+            case FrameType.Ready:
+                using (var json = FrameReader.ReadJson(payload))
+                {
+                    var info = json.RootElement;
+                    var version = info.TryGetProperty("version", out var v) && v.TryGetInt32(out var n) ? n : 0;
+                    var module = info.TryGetProperty("module", out var m) ? m.GetString() : null;
+                    if (version != WorkerProtocol.Version)
+                    {
+                        ready.TrySetException(new WorkerStartException(Pid, VersionMismatch(version, module), ""));
+                        return;
+                    }
+
+                    ready.TrySetResult(info.TryGetProperty("python", out var p) ? p.GetString() ?? "" : "");
+                }
+
+                break;
+            case FrameType.Failed:
+                ready.TrySetException(new WorkerStartException(Pid, "could not load the app", FrameReader.ReadText(payload)));
+                break;
+            case FrameType.Log:
+                OnLog(id, payload);
+                break;
+            case FrameType.Retire:
+                _events.RetireAsked(this, RetireReason.Memory);
+                break;
+            case FrameType.Goodbye:
+                _events.RetireAsked(this, RetireReason.Signal);
+                break;
+            default:
+                throw new InvalidDataException($"a {type} frame after the worker was connected");
+        }
+    }
+
+    /// <summary>What the log says of a server that speaks another version of the protocol.</summary>
+    public static string VersionMismatch(int version, string? module) =>
+        $"speaks version {version} of the worker protocol ({module ?? "a module that did not say where it is"}); this host speaks version {WorkerProtocol.Version}";
+
+    private void OnCallEnded(FramedCall call)
+    {
+        var served = Interlocked.Increment(ref _served);
+        _events.CallEnded(this);
+        if (RequestLimit > 0 && served >= RequestLimit && Interlocked.Exchange(ref _limitReported, 1) == 0)
+        {
+            _events.RetireAsked(this, RetireReason.MaxRequests);
+        }
+
+        if (Life.State == WorkerState.Retiring && OpenCalls == 0)
+        {
+            _ = StopAsync(_settings.GracefulTimeout);
+        }
+    }
+
+    private void OnClosed(Exception? error, TaskCompletionSource<string> ready)
+    {
+        if (error is not null and not System.Net.Sockets.SocketException and not ObjectDisposedException)
+        {
+            // A worker that breaks the protocol cannot be trusted with the next request either.
+            _logger.WorkerProtocolError(Pid, error.Message);
+        }
+
+        // Without its connection a worker can answer nothing: it is ended, and its exit fails what it held. One told
+        // to stop closes it on its way out: its atexit handlers get the rest of GracefulTimeout.
+        if (Life.State != WorkerState.Stopping)
+        {
+            Kill();
+        }
+
+        ready.TrySetException(new WorkerStartException(Pid, error?.Message ?? "closed its connection before it was ready", ""));
+    }
+
+    private void OnLog(uint callId, ReadOnlySpan<byte> payload)
+    {
+        var (kind, level, name, message, detail) = FrameReader.ReadLog(payload);
+        using var scope = _logger.BeginScope(new WorkerScope(Pid));
+        if (kind == LogKind.Line)
+        {
+            _loggers.CreateLogger(ErrorsTextWriter.Category).AppErrorsLine(message);
+            return;
+        }
+
+        var mapped = PythonLogLevels.FromPython(level);
+        var logger = _loggers.CreateLogger(name);
+        if (logger.IsEnabled(mapped))
+        {
+            logger.PythonRecord(mapped, message, detail.Length == 0 ? null : new PythonAppException(name, message, detail));
+        }
+    }
+
+    /// <summary>
+    /// Serving → Retiring: it takes nothing new (its pool has let it go), and stops once what it holds is done. An ASGI
+    /// worker may hold a WebSocket or a stream for hours: it is told to stop at once, and gets GracefulTimeout from now.
+    /// </summary>
+    public void Retire(RetireReason reason)
+    {
+        if (Life.Retire(reason) && (_settings.Asgi || OpenCalls == 0))
+        {
+            _ = StopAsync(_settings.GracefulTimeout);
+        }
+    }
+
+    /// <summary>Asks the worker to finish what it holds and exit; kills it if it has not after <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        if (Life.Stop())
+        {
+            _connection?.Send(FrameWriter.Frame(FrameType.Stop));
+        }
+
+        if (await Task.WhenAny(Exited, Task.Delay(grace)).ConfigureAwait(false) != Exited)
+        {
+            _logger.WorkerKilled(Pid, grace.TotalSeconds);
+            Kill();
+            await Exited.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A call ran app code for longer than the timeout: the worker's Python tracebacks are logged, the call answers 504
+    /// (or is cut, once its response started), and the worker is killed; its other calls fail with 502.
+    /// </summary>
+    public async Task TimeOutAsync(FramedCall call, TimeSpan timeout)
+    {
+        Life.Stop(RetireReason.Timeout);
+        var traceback = await DumpTracebacksAsync().ConfigureAwait(false);
+        _logger.WorkerTimedOut(call.Path, Pid, timeout.TotalSeconds, traceback);
+        _connection?.Fail(call, TransportFailure.Worker(Pid, $"ran app code longer than the timeout of {timeout.TotalSeconds:0.#} s", StatusCodes.Status504GatewayTimeout));
+        Kill();
+    }
+
+    // faulthandler in the worker writes every thread's traceback to a file of the host's when it gets SIGUSR1,
+    // from its C signal handler: it works while the stuck thread holds the GIL or sits in C code.
+    private async Task<string> DumpTracebacksAsync()
+    {
+        try
+        {
+            if (Kill(Pid, SigUsr1) != 0)
+            {
+                return "";
+            }
+
+            for (var i = 0; i < 20; i++)
+            {
+                await Task.Delay(25).ConfigureAwait(false);
+                var text = File.Exists(_tracebackFile) ? await File.ReadAllTextAsync(_tracebackFile).ConfigureAwait(false) : "";
+                if (text.Length > 0 && i > 1)
+                {
+                    return text;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return "";
+    }
+
+    public void Kill()
+    {
+        try
+        {
+            _process?.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    private void OnProcessExited(Process process)
+    {
+        var status = process.ExitCode;
+        if (Life.Exit() is not { } exit)
+        {
+            return;
+        }
+
+        var (was, reason) = exit;
+        var held = OpenCalls;
+        _connection?.Dispose();
+
+        // A WSGI request the worker had not started goes to another worker; an ASGI call is never sent twice (its body
+        // may already be in the app).
+        var started = LastStarted();
+        _connection?.FailAll(
+            TransportFailure.Worker(Pid, $"exited with {DescribeExit(status)}"),
+            call => call is WsgiCall && call.Id > started);
+        DeleteFile(_tracebackFile);
+        DeleteFile(_scoreboard);
+        _exited.TrySetResult(status);
+        _events.Exited(this, new WorkerExit(status, was, reason, held));
+    }
+
+    private static void DeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>The id of the last request the worker started, from the scoreboard it writes before running the app.</summary>
+    public uint LastStarted()
+    {
+        try
+        {
+            Span<byte> id = stackalloc byte[4];
+            using var file = File.OpenHandle(_scoreboard);
+            return RandomAccess.Read(file, id, 0) == 4 ? BitConverter.ToUInt32(id) : uint.MaxValue;
+        }
+        catch (IOException)
+        {
+            // Unknown: every request it held counts as started, which never runs one twice.
+            return uint.MaxValue;
+        }
+    }
+
+    /// <summary>"status 1", or "signal 9 (SIGKILL)" for a process a signal ended (.NET reports 128 + the signal).</summary>
+    public static string DescribeExit(int status) => status > 128 && status < 160
+        ? $"signal {status - 128}{(status - 128) switch { 9 => " (SIGKILL)", 15 => " (SIGTERM)", 11 => " (SIGSEGV)", 6 => " (SIGABRT)", _ => "" }}"
+        : $"status {status}";
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int Kill(int pid, int signal);
+
+    private sealed class WorkerScope(int pid) : IReadOnlyList<KeyValuePair<string, object?>>
+    {
+        public int Count => 1;
+
+        public KeyValuePair<string, object?> this[int index] => index == 0 ? new("WorkerPid", pid) : throw new ArgumentOutOfRangeException(nameof(index));
+
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+        {
+            yield return this[0];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public override string ToString() => $"WorkerPid:{pid}";
+    }
+}
+
+/// <summary>A worker process that could not start its app: its pid, what happened, and the app's traceback.</summary>
+internal sealed class WorkerStartException : Exception
+{
+    public WorkerStartException(int pid, string message, string pythonTraceback)
+        : base($"the worker {message}")
+    {
+        Pid = pid;
+        PythonTraceback = pythonTraceback;
+    }
+
+    public int Pid { get; }
+
+    public string PythonTraceback { get; }
+}
