@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using GatewayBridge.Python.Tests.Infrastructure;
+using GatewayBridge.Python.Tests.Wsgi;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

@@ -18,22 +18,15 @@ public sealed class ListLoggerProvider : ILoggerProvider
     {
     }
 
-    /// <summary>Log events arrive from request threads after the response; give them a moment.</summary>
-    public async Task<IReadOnlyList<LogEntry>> WaitForAsync(Func<LogEntry, bool> match, int count = 1)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            var found = Entries.Where(match).ToList();
-            if (found.Count >= count)
-            {
-                return found;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return Entries.Where(match).ToList();
-    }
+    /// <summary>
+    /// Log events arrive from request threads after the response: waits until <paramref name="count"/> of them match,
+    /// and returns those that do; fails if they never come.
+    /// </summary>
+    public async Task<IReadOnlyList<LogEntry>> WaitForAsync(Func<LogEntry, bool> match, int count = 1) =>
+        await Eventually.ReturnsAsync(
+            () => Task.FromResult(Entries.Where(match).ToList()),
+            found => found.Count >= count,
+            $"{count} matching log event(s) among {Entries.Count}");
 
     private sealed class ListLogger(string category, ConcurrentQueue<LogEntry> entries) : ILogger
     {

@@ -14,11 +14,11 @@ public class AsgiBodyTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
         using (var connection = hosts[workers].Connect())
         {
             await connection.SendAsync($"GET /long_poll?path={marker} HTTP/1.1\r\nHost: t\r\n\r\n");
-            await WaitForAsync(() => AsgiHost.Calls(hosts[workers]).Count == 1, "the poll at the app");
+            await Eventually.HoldsAsync(() => AsgiHost.Calls(hosts[workers]).Count == 1, "the poll at the app");
         }
 
-        await WaitForAsync(() => File.Exists(marker), "the app heard the client go", seconds: 5);
-        await WaitForAsync(() => AsgiHost.Calls(hosts[workers]).Count == 0, "the call over");
+        await Eventually.HoldsAsync(() => File.Exists(marker), "the app heard the client go", within: TimeSpan.FromSeconds(5));
+        await Eventually.HoldsAsync(() => AsgiHost.Calls(hosts[workers]).Count == 0, "the call over");
         File.Delete(marker);
     }
 

@@ -23,32 +23,49 @@ public class AsgiDifferentialTests(UvicornServer uvicorn) : IClassFixture<Uvicor
         ["state"] = "the lifespan state, copied per request (uvicorn 0.21 and later do this; 0.17.6 has no state)",
     };
 
-    public static TheoryData<string, string> Requests => new()
+    private static readonly (string Name, string Request)[] RequestBytes =
+    [
+        ("plain", "GET /prefix/items/caf%C3%A9?q=1&r=%20 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: diff\r\nAccept: */*\r\n\r\n"),
+        ("encoded slash", "GET /prefix/a%2Fb/c HTTP/1.1\r\nHost: example.test\r\n\r\n"),
+        ("post with repeated headers", "POST /prefix/form HTTP/1.1\r\nHost: example.test\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Tag: one\r\nX-Tag: two\r\n\r\nhello"),
+        ("the mount point itself", "GET /prefix HTTP/1.1\r\nHost: example.test\r\n\r\n"),
+        ("http/1.0", "GET /prefix/old HTTP/1.0\r\nHost: example.test\r\n\r\n"),
+    ];
+
+    /// <summary>Each request, in the host's interpreter (0 workers) and in a worker process (1).</summary>
+    public static TheoryData<string, string, int> Requests
     {
-        { "plain", "GET /prefix/items/caf%C3%A9?q=1&r=%20 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: diff\r\nAccept: */*\r\n\r\n" },
-        { "encoded slash", "GET /prefix/a%2Fb/c HTTP/1.1\r\nHost: example.test\r\n\r\n" },
-        { "post with repeated headers", "POST /prefix/form HTTP/1.1\r\nHost: example.test\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Tag: one\r\nX-Tag: two\r\n\r\nhello" },
-        { "the mount point itself", "GET /prefix HTTP/1.1\r\nHost: example.test\r\n\r\n" },
-        { "http/1.0", "GET /prefix/old HTTP/1.0\r\nHost: example.test\r\n\r\n" },
-    };
+        get
+        {
+            var data = new TheoryData<string, string, int>();
+            foreach (var (name, request) in RequestBytes)
+            {
+                data.Add(name, request, 0);
+                data.Add(name, request, 1);
+            }
+
+            return data;
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Requests))]
-    public async Task TheHttpScope_IsUvicorns_ButForTheDeliberateDifferences(string name, string request)
+    public async Task TheHttpScope_IsUvicorns_ButForTheDeliberateDifferences(string name, string request, int workers)
     {
-        await using var host = await StartAsync();
+        await using var host = await StartAsync(workers);
         var ours = Scope(await ExchangeAsync(host.Port, request));
         var theirs = Scope(await ExchangeAsync(uvicorn.Port, StripPrefix(request)));
 
         Compare(name, ours, theirs);
     }
 
-    [Fact]
-    public async Task TheWebSocketScope_IsUvicorns_ButForTheDeliberateDifferences()
+    [Theory]
+    [MemberData(nameof(AsgiHost.Modes), MemberType = typeof(AsgiHost))]
+    public async Task TheWebSocketScope_IsUvicorns_ButForTheDeliberateDifferences(int workers)
     {
         const string handshake = "GET /prefix/ws/live?x=1 HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat.v2, chat.v1\r\n\r\n";
-        await using var host = await StartAsync();
+        await using var host = await StartAsync(workers);
 
         var ours = JsonDocument.Parse(await FirstMessageAsync(host.Port, handshake)).RootElement;
         var theirs = JsonDocument.Parse(await FirstMessageAsync(uvicorn.Port, StripPrefix(handshake))).RootElement;
@@ -87,7 +104,7 @@ public class AsgiDifferentialTests(UvicornServer uvicorn) : IClassFixture<Uvicor
 
     private static string StripPrefix(string request) => request.Replace(" /prefix/", " /", StringComparison.Ordinal).Replace(" /prefix ", " / ", StringComparison.Ordinal);
 
-    private static Task<TestHost> StartAsync() =>
+    private static Task<TestHost> StartAsync(int workers) =>
         PythonTestHost.StartAsync(
             app =>
             {
@@ -95,7 +112,7 @@ public class AsgiDifferentialTests(UvicornServer uvicorn) : IClassFixture<Uvicor
                 app.MapPythonAsgiApp("/prefix", "asgi_apps:dump");
             },
             kestrel: true,
-            python: o => o.Workers = 0);
+            python: o => o.Workers = workers);
 
     private static JsonElement Scope(string response)
     {

@@ -29,20 +29,8 @@ public static class AsgiHost
             });
 
     /// <summary>GETs <paramref name="path"/> until the app has more to say than "not yet" (what a background task recorded).</summary>
-    public static async Task<string> PollAsync(TestHost host, string path, int seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (true)
-        {
-            var answer = await host.Client.GetStringAsync(path);
-            if (answer != "not yet" || DateTime.UtcNow > deadline)
-            {
-                return answer;
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    public static Task<string> PollAsync(TestHost host, string path) =>
+        Eventually.ReturnsAsync(() => host.Client.GetStringAsync(path), answer => answer != "not yet", $"an answer at {path}");
 
     /// <summary>The ASGI calls in flight in the host's worker processes, or in its interpreter's loop.</summary>
     internal static IReadOnlyList<AsgiCall> Calls(TestHost host)

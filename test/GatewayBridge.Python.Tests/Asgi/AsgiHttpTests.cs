@@ -107,12 +107,19 @@ public class AsgiHttpTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
         using var connection = hosts[workers].Connect(receiveBuffer: 16 * 1024);
 
         await connection.SendAsync("GET /big?mb=32 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-        await Task.Delay(1000);
-        var call = Assert.Single(AsgiHost.Calls(hosts[workers]));
-        var sent = call.Unacknowledged;
-        var received = (await connection.ReadToCloseAsync(TimeSpan.FromSeconds(60))).Text.Length;
+        var call = await Eventually.ReturnsAsync(() => Task.FromResult(AsgiHost.Calls(hosts[workers]).SingleOrDefault()), c => c is not null, "the response under way");
+        await Eventually.HoldsAsync(() => call!.Unacknowledged >= WorkerProtocol.Window - WorkerProtocol.Fragment, "the app at its window, the client reading nothing");
+        var reading = connection.ReadToCloseAsync(TimeSpan.FromSeconds(60));
+        long sent = 0;
+        while (!reading.IsCompleted)
+        {
+            sent = Math.Max(sent, call!.Unacknowledged);
+            await Task.WhenAny(reading, Task.Delay(5));
+        }
 
-        Assert.InRange(sent, 0, WorkerProtocol.Window + (1 << 20));
+        var received = (await reading).Text.Length;
+
+        Assert.InRange(sent, 1, WorkerProtocol.Window + (1 << 20));
         Assert.True(received > 32 << 20, $"received {received}");
     }
 
@@ -160,7 +167,7 @@ public class AsgiHttpTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
             await connection.SendAsync($"GET /watches_for_disconnect?kb={32 * 1024}&key={key} HTTP/1.1\r\nHost: t\r\n\r\n");
 
             // The app's send() waits for credit (a window out, none taken) while its watcher waits in receive().
-            await WorkerHost.WaitForAsync(() => AsgiHost.Calls(hosts[workers]).Any(c => c.Unacknowledged >= WorkerProtocol.Window), "the app waiting for the client");
+            await Eventually.HoldsAsync(() => AsgiHost.Calls(hosts[workers]).Any(c => c.Unacknowledged >= WorkerProtocol.Window), "the app waiting for the client");
         }
 
         Assert.Equal("http.disconnect", await AsgiHost.PollAsync(hosts[workers], $"/heard?key={key}"));

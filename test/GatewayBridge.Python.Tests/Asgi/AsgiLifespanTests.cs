@@ -42,7 +42,7 @@ public class AsgiLifespanTests
         var first = await host.Client.GetStringAsync("/");
         await host.Client.GetStringAsync("/");
 
-        await WaitForAsync(() => File.ReadAllText(path).Contains($"shutdown {first}", StringComparison.Ordinal), "the old worker's shutdown");
+        await Eventually.HoldsAsync(() => File.ReadAllText(path).Contains($"shutdown {first}", StringComparison.Ordinal), "the old worker's shutdown");
         var second = await host.Client.GetStringAsync("/");
 
         Assert.NotEqual(first, second);
@@ -57,7 +57,7 @@ public class AsgiLifespanTests
         await using var host = await AsgiHost.StartAsync(1, $"asgi_apps:holder('{path}')", python: o => o.GracefulTimeout = TimeSpan.FromSeconds(4));
         var first = await host.Client.GetStringAsync("/");
         var held = host.Client.GetAsync("/hold");
-        await WaitForAsync(() => AsgiHost.Calls(host).Count == 1, "the held request");
+        await Eventually.HoldsAsync(() => AsgiHost.Calls(host).Count == 1, "the held request");
 
         await host.App.Services.GetRequiredService<IPythonWorkers>().ReloadAsync();
         using var answer = await held.WaitAsync(TimeSpan.FromSeconds(20));
@@ -65,7 +65,7 @@ public class AsgiLifespanTests
         // Held past half the grace, the request is cancelled, so that the app's shutdown runs before the deadline.
         Assert.Equal(HttpStatusCode.InternalServerError, answer.StatusCode);
         await host.Logs.WaitForAsync(e => e.EventId.Name == "AsgiAppFailed" && e.Exception!.Message.Contains("cancelled: the server was stopping", StringComparison.Ordinal));
-        await WaitForAsync(() => File.ReadAllText(path).Contains($"shutdown {first}\n", StringComparison.Ordinal), "the old worker's shutdown");
+        await Eventually.HoldsAsync(() => File.ReadAllText(path).Contains($"shutdown {first}\n", StringComparison.Ordinal), "the old worker's shutdown");
         Assert.NotEqual(first, await host.Client.GetStringAsync("/"));
         File.Delete(path);
     }

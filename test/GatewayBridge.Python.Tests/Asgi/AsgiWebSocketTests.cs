@@ -76,7 +76,7 @@ public class AsgiWebSocketTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
 
         await socket.CloseAsync((WebSocketCloseStatus)4002, "client says bye", CancellationToken.None);
 
-        await WaitForAsync(() => File.Exists(marker) && File.ReadAllText(marker).Length > 0, "the app's websocket.disconnect");
+        await Eventually.HoldsAsync(() => File.Exists(marker) && File.ReadAllText(marker).Length > 0, "the app's websocket.disconnect");
         Assert.Equal("disconnect 4002", await File.ReadAllTextAsync(marker));
         Assert.Equal(WebSocketState.Closed, socket.State);
         File.Delete(marker);
@@ -92,7 +92,7 @@ public class AsgiWebSocketTests(AsgiHosts hosts) : IClassFixture<AsgiHosts>
         socket.Abort();
         socket.Dispose();
 
-        await WaitForAsync(() => File.Exists(marker) && File.ReadAllText(marker).Length > 0, "the app's websocket.disconnect");
+        await Eventually.HoldsAsync(() => File.Exists(marker) && File.ReadAllText(marker).Length > 0, "the app's websocket.disconnect");
         Assert.Equal("disconnect 1006", await File.ReadAllTextAsync(marker));
         File.Delete(marker);
     }

@@ -14,7 +14,7 @@ public class AsgiWorkerFailureTests
         await using var host = await AsgiHost.StartAsync(1);
         var pid = int.Parse(await host.Client.GetStringAsync("/pid"), CultureInfo.InvariantCulture);
         var held = host.Client.GetAsync("/held?ms=30000");
-        await WaitForAsync(() => AsgiHost.Calls(host).Count == 1, "the held request");
+        await Eventually.HoldsAsync(() => AsgiHost.Calls(host).Count == 1, "the held request");
 
         using (var worker = Process.GetProcessById(pid))
         {

@@ -1,7 +1,7 @@
 using GatewayBridge.Python.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Embedded;
 
 /// <summary>What a Python app logs, prints or writes to wsgi.errors reaches the host's ILogger.</summary>
 public class PythonLoggingTests
@@ -39,12 +39,7 @@ public class PythonLoggingTests
 
         await using var second = await PythonTestHost.StartAsync("wsgi_apps:router", validate: false);
         PythonTestHost.RunPython($"import wsgi_apps; wsgi_apps._event('{name}').set()");
-        var result = "<none>";
-        for (var i = 0; i < 200 && result == "<none>"; i++)
-        {
-            await Task.Delay(25);
-            result = await second.Client.GetStringAsync($"/result?name={name}");
-        }
+        var result = await Eventually.ReturnsAsync(() => second.Client.GetStringAsync($"/result?name={name}"), r => r != "<none>", "the app's thread's result");
 
         Assert.Equal("ok", result);
     }

@@ -3,7 +3,7 @@ using GatewayBridge.Python.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Embedded;
 
 /// <summary>Python threads: calls overlap up to Threads, the GIL is free while threads wait, native endpoints never wait.</summary>
 public class PythonThreadTests
@@ -19,16 +19,6 @@ public class PythonThreadTests
             python: o => o.Threads = threads);
 
     private static void Release(string name) => PythonTestHost.RunPython($"import wsgi_apps; wsgi_apps._event('{name}').set()");
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 200 && !condition(); i++)
-        {
-            await Task.Delay(25);
-        }
-
-        Assert.True(condition(), "The condition never held.");
-    }
 
     [Fact]
     public async Task AsManyCallsAsThreads_RunAtOnce()
@@ -48,7 +38,7 @@ public class PythonThreadTests
         using var measurements = new HostMeasurements(host.App.Services);
         var name = Guid.NewGuid().ToString("N");
         var blocked = Enumerable.Range(0, 2).Select(_ => host.Client.GetStringAsync($"/block?name={name}")).ToList();
-        await WaitForAsync(() => measurements.Sum("gatewaybridge.busy_workers") == 2);
+        await Eventually.HoldsAsync(() => measurements.Sum("gatewaybridge.busy_app_threads") == 2, "two busy Python threads");
 
         Assert.Equal("native", await host.Client.GetStringAsync("/native"));
 
@@ -64,20 +54,18 @@ public class PythonThreadTests
         var name = Guid.NewGuid().ToString("N");
         Assert.Equal("spawned", await host.Client.GetStringAsync($"/spawn_counter?name={name}"));
 
-        // Checked every half second, up to 10 s, so a slow machine has time; but seldom, because each check is a
-        // request that runs Python code, and that alone would give the app's thread a turn.
-        var count = 0;
-        for (var i = 0; i < 20 && count < 20; i++)
-        {
-            await Task.Delay(500);
-            count = int.Parse(await host.Client.GetStringAsync($"/close_count?name={name}"), System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        Assert.True(count >= 20, $"The app's thread counted only {count} times in 10 s.");
+        // Checked seldom (each check is a request that runs Python code, and that alone would give the app's thread a
+        // turn), for up to 10 s, so a slow machine has time.
+        await Eventually.ReturnsAsync(
+            async () => int.Parse(await host.Client.GetStringAsync($"/close_count?name={name}"), System.Globalization.CultureInfo.InvariantCulture),
+            count => count >= 20,
+            "the app's thread counting to 20 while the Python threads wait for work",
+            within: TimeSpan.FromSeconds(10),
+            interval: TimeSpan.FromMilliseconds(500));
     }
 
     [Fact]
-    public async Task PythonThreads_CountAsTheHostsWorkers_FromStartToStop()
+    public async Task PythonThreads_CountAsTheHostsAppThreads_FromStartToStop()
     {
         HostMeasurements? measurements = null;
         await using var host = await PythonTestHost.StartAsync(
@@ -90,7 +78,7 @@ public class PythonThreadTests
             python: o => o.Threads = 3);
         using var _ = measurements;
 
-        await WaitForAsync(() => measurements!.Sum("gatewaybridge.workers") == 3);
+        await Eventually.HoldsAsync(() => measurements!.Sum("gatewaybridge.app_threads") == 3, "three Python threads");
         await host.App.StopAsync();
         Assert.Equal(0, measurements!.Sum("gatewaybridge.workers"));
     }
@@ -114,9 +102,9 @@ public class PythonThreadTests
         using var measurements = new HostMeasurements(host.App.Services);
         var name = Guid.NewGuid().ToString("N");
         var running = host.Client.GetStringAsync($"/block?name={name}");
-        await WaitForAsync(() => measurements.Sum("gatewaybridge.busy_workers") == 1);
+        await Eventually.HoldsAsync(() => measurements.Sum("gatewaybridge.busy_app_threads") == 1, "one busy Python thread");
         var queued = host.Client.GetStringAsync($"/block?name={name}");
-        await WaitForAsync(() => measurements.Sum("gatewaybridge.queued_calls") == 1);
+        await Eventually.HoldsAsync(() => measurements.Sum("gatewaybridge.queued_calls") == 1, "a queued call");
 
         var rejected = await host.Client.PostAsync("/block", new StringContent("body"));
 
@@ -135,18 +123,18 @@ public class PythonThreadTests
         var blocker = Guid.NewGuid().ToString("N");
         var touched = Guid.NewGuid().ToString("N");
         var running = host.Client.GetStringAsync($"/block?name={blocker}");
-        await WaitForAsync(() => measurements.Sum("gatewaybridge.busy_workers") == 1);
+        await Eventually.HoldsAsync(() => measurements.Sum("gatewaybridge.busy_app_threads") == 1, "one busy Python thread");
 
         using (var leaving = new CancellationTokenSource())
         {
             var queued = host.Client.GetStringAsync($"/touch?name={touched}", leaving.Token);
-            await WaitForAsync(() => measurements.Sum("gatewaybridge.queued_calls") == 1);
+            await Eventually.HoldsAsync(() => measurements.Sum("gatewaybridge.queued_calls") == 1, "a queued call");
             await leaving.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
         }
 
         // The server, not just the client, must know the request is gone before its turn comes.
-        await WaitForAsync(() => host.Logs.Entries.Any(e => e.EventId.Name == "RequestAborted"));
+        await Eventually.HoldsAsync(() => host.Logs.Entries.Any(e => e.EventId.Name == "RequestAborted"), "the abort logged");
 
         Release(blocker);
         await running;

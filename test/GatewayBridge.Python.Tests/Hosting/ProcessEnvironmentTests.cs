@@ -3,7 +3,7 @@ using System.Text.Json;
 using GatewayBridge.Python.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Hosting;
 
 /// <summary>
 /// The process around a Python app, in both modes, is the one gunicorn gives it: real standard streams whose lines

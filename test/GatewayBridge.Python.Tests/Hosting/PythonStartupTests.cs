@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Hosting;
 
 /// <summary>Choosing the Python, loading apps, and stopping: what fails fails early and says why.</summary>
 public class PythonStartupTests
@@ -37,14 +37,40 @@ public class PythonStartupTests
     }
 
     [Fact]
-    public async Task MountingWithoutAddPythonWsgi_SaysWhatToCall()
+    public async Task MountingWithoutAddPython_SaysWhatToCall()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         await using var app = builder.Build();
 
-        var error = Assert.Throws<InvalidOperationException>(() => app.UsePythonWsgiApp("wsgi_apps:hello"));
-        Assert.Contains("AddPython()", error.Message, StringComparison.Ordinal);
+        var wsgi = Assert.Throws<InvalidOperationException>(() => app.UsePythonWsgiApp("wsgi_apps:hello"));
+        var asgi = Assert.Throws<InvalidOperationException>(() => app.UsePythonAsgiApp("asgi_apps:router"));
+
+        Assert.Contains("AddPython()", wsgi.Message, StringComparison.Ordinal);
+        Assert.Contains("AddPython()", asgi.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddPythonWsgi_AndPythonWsgiOptions_TheOldNames_StillConfigureThePython()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+#pragma warning disable CS0618 // The 0.1 names, kept one release: that they still configure the host is what is tested.
+        builder.Services.AddPythonWsgi(o =>
+        {
+            o.Python = PythonTestHost.Python;
+            o.PythonPath.Add(PythonTestHost.AppsFolder);
+            o.Threads = 3;
+            o.MaxRequests = 5;
+        });
+#pragma warning restore CS0618
+        await using var app = builder.Build();
+
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PythonOptions>>().Value;
+        Assert.Equal(PythonTestHost.Python, options.Python);
+        Assert.Equal([PythonTestHost.AppsFolder], options.PythonPath);
+        Assert.Equal(3, options.Threads);
+        Assert.Equal(5, options.MaxRequests);
     }
 
     [Fact]

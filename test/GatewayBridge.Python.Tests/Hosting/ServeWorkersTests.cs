@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 using GatewayBridge.Python.Tests.Infrastructure;
 using GatewayBridge.Serve;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Hosting;
 
 /// <summary>The serve tool with gunicorn's flags for worker processes, SIGHUP, and the deployment files that use them.</summary>
 public partial class ServeWorkersTests
@@ -91,12 +91,7 @@ public partial class ServeWorkersTests
             });
 
             Process.Start("kill", ["-HUP", tool.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
-            var after = before;
-            for (var i = 0; i < 100 && after.Overlaps(before); i++)
-            {
-                await Task.Delay(100);
-                after = await PidsAsync(client);
-            }
+            var after = await Eventually.ReturnsAsync(() => PidsAsync(client), pids => !pids.Overlaps(before), "every worker replaced");
 
             await stop.CancelAsync();
             await load;
@@ -117,26 +112,22 @@ public partial class ServeWorkersTests
     private static async Task<HashSet<string>> PidsAsync(HttpClient client) =>
         (await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => client.GetStringAsync("/sleepy?seconds=0.02")))).ToHashSet();
 
-    private static async Task WaitUntilServingAsync(HttpClient client)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            try
+    private static Task WaitUntilServingAsync(HttpClient client) =>
+        Eventually.ReturnsAsync(
+            async () =>
             {
-                if ((await client.GetAsync("/healthz")).IsSuccessStatusCode)
+                try
                 {
-                    return;
+                    using var health = await client.GetAsync("/healthz");
+                    return health.IsSuccessStatusCode;
                 }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("The serve tool did not start.");
-    }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            healthy => healthy,
+            "the serve tool healthy");
 
     private static int FreePort()
     {

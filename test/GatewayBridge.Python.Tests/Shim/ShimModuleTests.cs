@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using GatewayBridge.Python.Tests.Infrastructure;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Shim;
 
 /// <summary>The Python the package ships is linted like any other code.</summary>
 public class ShimModuleTests

@@ -39,7 +39,7 @@ public class WorkerFailureTests
         await using var host = await StartAsync(workers: 2);
         var release = TempPath("release");
         var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => host.Supervisor().Workers.Any(w => w.OpenCalls == 1), "one worker busy");
+        await Eventually.HoldsAsync(() => host.Supervisor().Workers.Any(w => w.OpenCalls == 1), "one worker busy");
 
         using var exited = await host.Client.GetAsync("/exit_now");
         await File.WriteAllTextAsync(release, "");
@@ -47,7 +47,7 @@ public class WorkerFailureTests
         Assert.Equal(HttpStatusCode.BadGateway, exited.StatusCode);
         Assert.StartsWith("released", await held, StringComparison.Ordinal);
         Assert.Contains("status 7", (await host.Logs.WaitForAsync(e => e.EventId.Name == "WorkerExited"))[0].Message, StringComparison.Ordinal);
-        await WaitForAsync(() => host.Pids().Count == 2, "the replacement");
+        await Eventually.HoldsAsync(() => host.Pids().Count == 2, "the replacement");
         File.Delete(release);
     }
 
@@ -122,6 +122,15 @@ public class WorkerFailureTests
     }
 
     [Fact]
+    public async Task ABodyThresholdTooLargeForAFrame_FailsWhereTheAppIsMounted_NamingTheOption()
+    {
+        // A body kept in memory travels in the request's frame (16 MiB at most); a larger one would go by its file.
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => StartAsync(options: o => o.MemoryBufferThreshold = 9 * 1024 * 1024));
+
+        Assert.Contains("GatewayOptions.MemoryBufferThreshold", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AConnectionWithoutTheWorkersSecret_IsRefused_AndTheWorkersServeOn()
     {
         await using var host = await StartAsync();
@@ -177,7 +186,7 @@ public class WorkerFailureTests
 
         for (var i = 0; i < 4; i++)
         {
-            await WaitForAsync(() => host.Pids().Count == 1, "a live worker");
+            await Eventually.HoldsAsync(() => host.Pids().Count == 1, "a live worker");
             using var crashed = await host.Client.GetAsync("/crash");
             Assert.Equal(HttpStatusCode.BadGateway, crashed.StatusCode);
         }
@@ -186,7 +195,7 @@ public class WorkerFailureTests
         using var health = await host.Client.GetAsync("/healthz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
         Assert.Equal("Unhealthy", await health.Content.ReadAsStringAsync());
-        await WaitForAsync(() => host.Pids().Count == 1, "the delayed replacement");
+        await Eventually.HoldsAsync(() => host.Pids().Count == 1, "the delayed replacement");
         Assert.Equal("Healthy", await host.Client.GetStringAsync("/healthz"));
     }
 }

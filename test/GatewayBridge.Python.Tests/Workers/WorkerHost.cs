@@ -36,16 +36,6 @@ public static class WorkerHost
     internal static HashSet<int> Pids(this TestHost host) =>
         host.Supervisor().Workers.Where(w => w.Life.State == WorkerState.Serving && !w.Exited.IsCompleted).Select(w => w.Pid).ToHashSet();
 
-    public static async Task WaitForAsync(Func<bool> condition, string what, int seconds = 20)
-    {
-        for (var i = 0; i < seconds * 40 && !condition(); i++)
-        {
-            await Task.Delay(25);
-        }
-
-        Assert.True(condition(), $"Never happened: {what}.");
-    }
-
     public static async Task<int> GetPidAsync(this TestHost host) =>
         int.Parse(await host.Client.GetStringAsync("/pid"), System.Globalization.CultureInfo.InvariantCulture);
 

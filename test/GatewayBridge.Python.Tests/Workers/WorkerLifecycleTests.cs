@@ -22,7 +22,7 @@ public class WorkerLifecycleTests
         }
 
         // A pool of one never has none: the old worker takes requests until the new one is ready.
-        await WaitForAsync(
+        await Eventually.HoldsAsync(
             () =>
             {
                 Assert.True(pool.LiveWorkers >= 1, "no worker was serving while the old one was replaced");
@@ -34,7 +34,7 @@ public class WorkerLifecycleTests
         Assert.Single(pids.Distinct());
         Assert.NotEqual(pids[0], next);
         Assert.Equal(1, pool.LiveWorkers);
-        await WaitForAsync(() => meters.All.Count(m => m.Name == "gatewaybridge.python.worker_restarts") == 1, "the restart counted");
+        await Eventually.HoldsAsync(() => meters.All.Count(m => m.Name == "gatewaybridge.python.worker_restarts") == 1, "the restart counted");
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public class WorkerLifecycleTests
 
         var retired = (await host.Logs.WaitForAsync(e => e.EventId.Name == "WorkerRetiring"))[0];
         Assert.Contains("(memory)", retired.Message, StringComparison.Ordinal);
-        await WaitForAsync(() => !host.Pids().Contains(pid), "the leaking worker replaced");
+        await Eventually.HoldsAsync(() => !host.Pids().Contains(pid), "the leaking worker replaced");
         Assert.NotEqual(pid, await host.GetPidAsync());
     }
 
@@ -68,14 +68,16 @@ public class WorkerLifecycleTests
         var pid = await host.GetPidAsync();
         await host.Client.GetStringAsync($"/register_atexit?path={Uri.EscapeDataString(atexit)}");
         var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => host.Supervisor().Workers.Single(w => w.Pid == pid).OpenCalls == 1, "the request in the worker");
+        await Eventually.HoldsAsync(() => host.Supervisor().Workers.Single(w => w.Pid == pid).OpenCalls == 1, "the request in the worker");
 
         Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
-        await Task.Delay(300);
+        var worker = host.Supervisor().Workers.Single(w => w.Pid == pid);
+        await Eventually.HoldsAsync(() => worker.Life.State == WorkerState.Retiring, "the worker retiring, its request still in it");
+        Assert.Equal(RetireReason.Signal, worker.Life.Reason);
         await File.WriteAllTextAsync(release, "");
 
         Assert.Equal($"released {pid}", await held);
-        await WaitForAsync(() => File.Exists(atexit), "the worker's atexit handler");
+        await Eventually.HoldsAsync(() => File.Exists(atexit), "the worker's atexit handler");
         Assert.Equal($"atexit ran in {pid}", await File.ReadAllTextAsync(atexit));
         Assert.NotEqual(pid, await host.GetPidAsync());
         File.Delete(release);
@@ -105,7 +107,7 @@ public class WorkerLifecycleTests
         var host = await StartAsync(python: o => o.GracefulTimeout = TimeSpan.FromMilliseconds(500));
         var pid = await host.GetPidAsync();
         _ = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => host.Supervisor().Workers.Single().OpenCalls == 1, "the request in the worker");
+        await Eventually.HoldsAsync(() => host.Supervisor().Workers.Single().OpenCalls == 1, "the request in the worker");
 
         var watch = Stopwatch.StartNew();
         await host.PythonWorkers().StoppedAsync(CancellationToken.None);
@@ -145,13 +147,14 @@ public class WorkerLifecycleTests
                 }
             });
             await host.App.Services.GetRequiredService<IPythonWorkers>().ReloadAsync();
-            await Task.Delay(200);
+            var afterReload = Volatile.Read(ref served);
+            await Eventually.HoldsAsync(() => Volatile.Read(ref served) >= afterReload + 10, "requests served by the new workers");
             await stop.CancelAsync();
             await load;
 
             Assert.Equal(0, failures);
             Assert.True(served > 10, $"only {served} requests during the reload");
-            await WaitForAsync(() => host.Pids().Count == 2 && !host.Pids().Overlaps(before), "two new workers");
+            await Eventually.HoldsAsync(() => host.Pids().Count == 2 && !host.Pids().Overlaps(before), "two new workers");
             Assert.Equal("new", await host.Client.GetStringAsync("/marker"));
         }
         finally
@@ -169,12 +172,17 @@ public class WorkerLifecycleTests
         await using var host = await StartAsync(workers: 2, before: app => meters = new HostMeasurements(app.Services));
         using var _ = meters;
 
-        Assert.Equal(2, meters!.Sum("gatewaybridge.workers"));
+        Assert.Equal(2, meters!.Sum("gatewaybridge.python.workers"));
         var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
-        await WaitForAsync(() => meters.Sum("gatewaybridge.busy_workers") == 1, "one busy worker");
+        await Eventually.HoldsAsync(() => meters.Sum("gatewaybridge.python.busy_workers") == 1, "one busy worker");
+        Assert.Equal(0, meters.Sum("gatewaybridge.app_threads"));
+
+        // The 0.1 instruments, kept one release, count them too.
+        Assert.Equal(2, meters.Sum("gatewaybridge.workers"));
+        Assert.Equal(1, meters.Sum("gatewaybridge.busy_workers"));
         await File.WriteAllTextAsync(release, "");
         await held;
-        await WaitForAsync(() => meters.Sum("gatewaybridge.busy_workers") == 0, "no busy worker");
+        await Eventually.HoldsAsync(() => meters.Sum("gatewaybridge.python.busy_workers") == 0, "no busy worker");
         File.Delete(release);
     }
 }

@@ -18,16 +18,16 @@ public class WorkerSendAheadTests
 
         // While the worker is busy, a fast request and then a slow one are sent ahead: it reads both at once.
         var busy = host.Client.GetStringAsync("/sleepy?seconds=0.5");
-        await WaitForAsync(() => worker.OpenCalls == 1, "the worker busy");
+        await Eventually.HoldsAsync(() => worker.OpenCalls == 1, "the worker busy");
         var fast = host.Client.GetStringAsync("/sleepy?seconds=0");
-        await WaitForAsync(() => worker.OpenCalls == 2, "the fast request sent ahead");
+        await Eventually.HoldsAsync(() => worker.OpenCalls == 2, "the fast request sent ahead");
         var slow = host.Client.GetStringAsync("/sleepy?seconds=4");
-        await WaitForAsync(() => worker.OpenCalls == 3, "the slow one sent ahead");
+        await Eventually.HoldsAsync(() => worker.OpenCalls == 3, "the slow one sent ahead");
         await busy;
 
         await fast;
-        await Task.Delay(300);
 
+        // The slow one sleeps 4 s after it starts: had the fast answer waited for it, it would have come after.
         Assert.False(slow.IsCompleted, "the fast answer came only with the slow one");
         await slow;
     }
@@ -40,15 +40,15 @@ public class WorkerSendAheadTests
         var name = Guid.NewGuid().ToString("N");
 
         var busy = host.Client.GetStringAsync("/sleepy?seconds=1.5");
-        await WaitForAsync(() => worker.OpenCalls == 1, "the worker busy");
+        await Eventually.HoldsAsync(() => worker.OpenCalls == 1, "the worker busy");
         using (var connection = host.Connect())
         {
             await connection.SendAsync($"GET /record?name={name} HTTP/1.1\r\nHost: t\r\n\r\n");
-            await WaitForAsync(() => worker.OpenCalls == 2, "the request sent ahead");
+            await Eventually.HoldsAsync(() => worker.OpenCalls == 2, "the request sent ahead");
         }
 
         await busy;
-        await WaitForAsync(() => worker.OpenCalls == 0, "the cancelled request answered by the worker");
+        await Eventually.HoldsAsync(() => worker.OpenCalls == 0, "the cancelled request answered by the worker");
 
         Assert.Equal("0", await host.Client.GetStringAsync($"/recorded?name={name}"));
         Assert.Equal("recorded", await host.Client.GetStringAsync($"/record?name={name}-2"));
@@ -60,19 +60,21 @@ public class WorkerSendAheadTests
         // The child (sleep 60) holds the worker's stdout and stderr: the worker's end must not wait for theirs.
         await using var host = await StartAsync();
         var pid = await host.GetPidAsync();
+        var pidFile = TempPath("child");
         var watch = Stopwatch.StartNew();
 
-        using var failed = await host.Client.GetAsync("/crash_leaving_a_child");
+        using var failed = await host.Client.GetAsync($"/crash_leaving_a_child?pidfile={Uri.EscapeDataString(pidFile)}");
 
         Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"the failure took {watch.Elapsed}");
         Assert.NotEqual(pid, await host.GetPidAsync());
-        foreach (var child in Process.GetProcessesByName("sleep"))
+
+        // The child this test's request started, and no other process.
+        using (var child = Process.GetProcessById(int.Parse(await File.ReadAllTextAsync(pidFile), System.Globalization.CultureInfo.InvariantCulture)))
         {
-            if (child.StartTime > DateTime.Now.AddMinutes(-1) && File.ReadAllText($"/proc/{child.Id}/cmdline").StartsWith("sleep\060", StringComparison.Ordinal))
-            {
-                child.Kill();
-            }
+            child.Kill();
         }
+
+        File.Delete(pidFile);
     }
 }

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using GatewayBridge.Python.Tests.Infrastructure;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Wsgi;
 
 /// <summary>
 /// The same raw request bytes sent to gunicorn and to GatewayBridge, each serving one environ-dumping app: every

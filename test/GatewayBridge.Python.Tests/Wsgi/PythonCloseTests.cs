@@ -1,6 +1,6 @@
 using GatewayBridge.Python.Tests.Infrastructure;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Wsgi;
 
 /// <summary>
 /// close() exactly once, on success, exception and client disconnect. The app counts its own close(); no validator
@@ -52,12 +52,7 @@ public class PythonCloseTests
         }
 
         // The stream is endless: only the client leaving ends it, so a count of 1 is that close().
-        var count = 0;
-        for (var i = 0; i < 100 && count == 0; i++)
-        {
-            await Task.Delay(50);
-            count = await CloseCountAsync(host, name);
-        }
+        var count = await Eventually.ReturnsAsync(() => CloseCountAsync(host, name), c => c > 0, "the stream's close()");
 
         Assert.Equal(1, count);
         Assert.Equal(1, await CloseCountAsync(host, name));

@@ -3,7 +3,7 @@ using System.Text.Json;
 using GatewayBridge.Python.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Wsgi;
 
 /// <summary>The environ a Python app sees, over a real socket: PEP 3333 native strings, as gunicorn gives them.</summary>
 public class PythonEnvironTests

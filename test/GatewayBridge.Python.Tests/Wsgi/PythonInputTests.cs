@@ -6,7 +6,7 @@ using GatewayBridge.Python.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Wsgi;
 
 /// <summary>wsgi.input as a real binary file over the buffered body.</summary>
 public class PythonInputTests

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
-namespace GatewayBridge.Python.Tests;
+namespace GatewayBridge.Python.Tests.Wsgi;
 
 /// <summary>start_response, exc_info, write(), generators, files and failures of Python apps, as a client sees them.</summary>
 public class PythonResponseTests

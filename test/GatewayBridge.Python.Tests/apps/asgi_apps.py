@@ -162,6 +162,15 @@ async def _held(scope, receive, send):
     await _text(send, 200, "held")
 
 
+async def _ticks(scope, receive, send):
+    """Starts its response, then a tick every 50 ms for 10 s: only a timeout or the client ends it early."""
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    for _ in range(200):
+        await send({"type": "http.response.body", "body": b"tick;", "more_body": True})
+        await asyncio.sleep(0.05)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 async def _status(scope, receive, send):
     query = dict(p.split("=") for p in scope["query_string"].decode().split("&") if p)
     status = int(query["code"])
@@ -308,8 +317,24 @@ async def _log(scope, receive, send):
     await _text(send, 200, "logged")
 
 
+HUGE = 20 * 1024 * 1024  # past the 16 MiB a frame holds
+
+
+async def _huge_log(scope, receive, send):
+    import logging
+
+    logging.getLogger("asgi_apps").error("huge " + "m" * HUGE, stack_info=False)
+    await _text(send, 200, "logged")
+
+
+async def _huge_error(scope, receive, send):
+    raise RuntimeError("huge " + "e" * HUGE)
+
+
 ROUTES = {
     "/hello": _hello,
+    "/huge_log": _huge_log,
+    "/huge_error": _huge_error,
     "/pid": _pid,
     "/state": _state,
     "/echo": _echo,
@@ -318,6 +343,7 @@ ROUTES = {
     "/stream": _stream,
     "/long_poll": _long_poll,
     "/held": _held,
+    "/ticks": _ticks,
     "/status": _status,
     "/headers": _headers,
     "/body_before_start": _body_before_start,

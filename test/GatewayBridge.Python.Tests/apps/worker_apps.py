@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import signal
+import struct
 import sys
 import threading
 import time
@@ -137,6 +138,49 @@ def garbage(environ, start_response):
     return _text(start_response, "not reached")
 
 
+def _frame(kind, flags, call_id, payload=b"", length=None):
+    return struct.pack("<IBBI", len(payload) if length is None else length, kind, flags, call_id) + payload
+
+
+def unknown_id(environ, start_response):
+    """Writes a well-formed RESPONSE frame for a call the host never opened."""
+    _connection().sock.sendall(_frame(4, 4, 2 ** 31))
+    time.sleep(5)
+    return _text(start_response, "not reached")
+
+
+def oversized_frame(environ, start_response):
+    """Writes a header announcing a frame of more than the 16 MiB the protocol allows."""
+    _connection().sock.sendall(_frame(4, 0, 1, length=16 * 1024 * 1024 + 1))
+    time.sleep(5)
+    return _text(start_response, "not reached")
+
+
+def late_frame(environ, start_response):
+    """Writes an END frame for the request this worker answered before this one: a late frame, which the host
+    ignores; then answers as usual."""
+    worker = next(o for o in gc.get_objects() if type(o).__name__ == "SyncWorker")
+    _connection().sock.sendall(_frame(4, 4, worker.last_started - 1))
+    return _text(start_response, "answered")
+
+
+HUGE = 20 * 1024 * 1024  # past the 16 MiB a frame holds
+
+
+def huge_log(environ, start_response):
+    import logging
+
+    try:
+        raise ValueError("d" * HUGE)
+    except ValueError:
+        logging.getLogger("worker_apps").exception("huge " + "m" * HUGE)
+    return _text(start_response, "logged")
+
+
+def huge_error(environ, start_response):
+    raise RuntimeError("huge " + "e" * HUGE)
+
+
 def half_frame(environ, start_response):
     """Dies after writing part of a frame header."""
     os.write(_connection().sock.fileno(), b"\x10\x00\x00")
@@ -199,10 +243,13 @@ def streams(environ, start_response):
 
 
 def crash_leaving_a_child(environ, start_response):
-    """Starts a child that keeps the worker's stdout and stderr open for a minute, then dies."""
+    """Starts a child that keeps the worker's stdout and stderr open for a minute, writes its pid to ?pidfile (for the
+    test to end it), then dies."""
     import subprocess
 
-    subprocess.Popen(["sleep", "60"])
+    child = subprocess.Popen(["sleep", "60"])
+    with open(_query(environ)["pidfile"], "w") as file:
+        file.write(str(child.pid))
     os._exit(9)
 
 

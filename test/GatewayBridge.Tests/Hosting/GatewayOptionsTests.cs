@@ -45,6 +45,17 @@ public class GatewayOptionsTests
         Assert.Equal(256, options.QueueLimit);
     }
 
+    [Fact]
+    public void WorkerThreads_TheOldNameOfAppThreads_StillSetsIt()
+    {
+        var options = new GatewayOptions();
+#pragma warning disable CS0618 // The 0.1 name, kept one release: what it forwards to is what this test checks.
+        options.WorkerThreads = 7;
+        Assert.Equal(7, options.WorkerThreads);
+#pragma warning restore CS0618
+        Assert.Equal(7, options.AppThreads);
+    }
+
     public static NamedCases<Action<GatewayOptions>> OutOfRange { get; } = new()
     {
         { "GatewayOptions.MemoryBufferThreshold", o => o.MemoryBufferThreshold = -1 },

@@ -140,7 +140,7 @@ public class RequestBodyTests
             var answer = await (await host.Client.PostAsync("/", new ByteArrayContent(new byte[100]))).Content.ReadAsStringAsync();
 
             Assert.Equal($"file:{folder} 100", answer);
-            Assert.True(await EmptiedAsync(folder), "the spilled body's file outlived its request");
+            await EmptiedAsync(folder, "the spilled body's file removed with its request");
         });
     }
 
@@ -154,7 +154,7 @@ public class RequestBodyTests
             await connection.SendAsync("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n50\r\n" + new string('x', 80) + "\r\n50\r\n" + new string('x', 80) + "\r\n0\r\n\r\n");
 
             Assert.StartsWith("HTTP/1.1 413", (await connection.ReadToCloseAsync()).Text, StringComparison.Ordinal);
-            Assert.True(await EmptiedAsync(folder), "the rejected body's file was left behind");
+            await EmptiedAsync(folder, "the rejected body's file removed");
         });
     }
 
@@ -169,7 +169,7 @@ public class RequestBodyTests
             using (var connection = host.Connect())
             {
                 await connection.SendAsync("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n50\r\n" + new string('x', 80) + "\r\n");
-                Assert.True(await FilledAsync(folder), "the body never spilled");
+                await Eventually.HoldsAsync(() => Directory.EnumerateFileSystemEntries(folder).Any(), "the body spilled to a file");
                 if (tail.Length > 0)
                 {
                     await connection.SendAsync(tail);
@@ -177,7 +177,7 @@ public class RequestBodyTests
                 }
             }
 
-            Assert.True(await EmptiedAsync(folder), "the failed upload's file was left behind");
+            await EmptiedAsync(folder, "the failed upload's file removed");
         });
     }
 
@@ -196,19 +196,7 @@ public class RequestBodyTests
         }
     }
 
-    private static Task<bool> EmptiedAsync(string folder) => WaitAsync(() => !Directory.EnumerateFileSystemEntries(folder).Any());
-
-    private static Task<bool> FilledAsync(string folder) => WaitAsync(() => Directory.EnumerateFileSystemEntries(folder).Any());
-
-    private static async Task<bool> WaitAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 200 && !condition(); i++)
-        {
-            await Task.Delay(50);
-        }
-
-        return condition();
-    }
+    private static Task EmptiedAsync(string folder, string what) => Eventually.HoldsAsync(() => !Directory.EnumerateFileSystemEntries(folder).Any(), what);
 
     private sealed class NoBody : Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature
     {

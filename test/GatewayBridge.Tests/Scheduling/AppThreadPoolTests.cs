@@ -55,7 +55,7 @@ public class AppThreadPoolTests
         var first = host.Client.GetStringAsync("/first");
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
         var second = host.Client.GetStringAsync("/second");
-        Assert.True(await WaitUntilAsync(() => meters.Sum(QueuedCalls) == 1));
+        await Eventually.HoldsAsync(() => meters.Sum(QueuedCalls) == 1, "one queued call");
         Assert.Equal(["/first"], app.Ran);
 
         app.Release(2);
@@ -124,7 +124,7 @@ public class AppThreadPoolTests
             await connection.SendAsync("GET /abandoned HTTP/1.1\r\nHost: t\r\n\r\n");
 
             // With room for one, a full queue means /abandoned is in it: the client leaves only then.
-            Assert.True(await WaitUntilAsync(() => meters.Sum(QueuedCalls) == 1));
+            await Eventually.HoldsAsync(() => meters.Sum(QueuedCalls) == 1, "one queued call");
         }
 
         await abandoned.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -172,8 +172,9 @@ public class AppThreadPoolTests
         await using var host = await StartAsync(app, queueLimit: 1);
         using var meters = new HostMeasurements(host.App.Services);
         var (busy, queued) = await FillQueueAsync(host, app, meters);
+        var sinceQueued = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await host.Client.GetAsync("/rejected")).StatusCode);
-        await Task.Delay(100);
+        var leastWait = sinceQueued.Elapsed.TotalSeconds;
         app.Release(2);
         await busy;
         await queued;
@@ -182,14 +183,14 @@ public class AppThreadPoolTests
         // on a thread. A graceful stop waits for every request to finish; a thread then counts itself idle just
         // after the last call it ran returns.
         await host.App.StopAsync();
-        Assert.True(await WaitUntilAsync(() => meters.Sum("gatewaybridge.busy_app_threads") == 0));
+        await Eventually.HoldsAsync(() => meters.Sum("gatewaybridge.busy_app_threads") == 0, "no busy app thread");
         Assert.Contains(meters.All, m => m.Name == "gatewaybridge.busy_app_threads" && m.Value == 1);
         Assert.Equal(0, meters.Sum(QueuedCalls));
         Assert.True(meters.All.Count(m => m.Name == QueuedCalls && m.Value == 1) >= 2);
         Assert.Equal(1, meters.Sum("gatewaybridge.rejected_requests"));
         var waits = meters.All.Where(m => m.Name == "gatewaybridge.queue.duration").Select(m => m.Value).ToList();
         Assert.True(waits.Count >= 2);
-        Assert.True(waits.Max() >= 0.05, "the queued call waited for the busy thread");
+        Assert.True(waits.Max() >= leastWait, $"the queued call waited {waits.Max()} s for the busy thread, which kept it at least {leastWait} s");
     }
 
     [Fact]
@@ -309,25 +310,9 @@ public class AppThreadPoolTests
         var busy = host.Client.GetStringAsync("/busy");
         Assert.True(await app.Entered.WaitAsync(TimeSpan.FromSeconds(10)));
         var queued = host.Client.GetStringAsync("/queued");
-        Assert.True(await WaitUntilAsync(() => meters.Sum(QueuedCalls) == 1));
+        await Eventually.HoldsAsync(() => meters.Sum(QueuedCalls) == 1, "one queued call");
         return (busy, queued);
     }
 
     private const string QueuedCalls = "gatewaybridge.queued_calls";
-
-    private static async Task<bool> WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(20);
-        }
-
-        return true;
-    }
 }

@@ -63,16 +63,15 @@ public class ServeCommandTests
         using var stop = new CancellationTokenSource();
         var run = ServeCommand.RunAsync(["serve", TestsDll, "GatewayBridge.Tests.ServeFixtures.Good", "--urls", "http://127.0.0.1:0"], output, TextWriter.Null, stop.Token);
 
-        string? url = null;
-        for (var i = 0; i < 100 && url is null; i++)
-        {
-            await Task.Delay(50);
-            var line = output.ToString();
-            var at = line.IndexOf("http://", StringComparison.Ordinal);
-            url = at >= 0 ? line[at..].Trim() : null;
-        }
-
-        Assert.NotNull(url);
+        var url = await Eventually.ReturnsAsync(
+            () =>
+            {
+                var line = output.ToString();
+                var at = line.IndexOf("http://", StringComparison.Ordinal);
+                return Task.FromResult(at >= 0 ? line[at..].Trim() : null);
+            },
+            url => url is not null,
+            "the tool saying where it serves");
         using var client = new HttpClient();
         Assert.Equal("fixture", await client.GetStringAsync(url));
         stop.Cancel();
