@@ -40,7 +40,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
     public bool HasRoom => true;
 
     /// <summary>Starts the loop for <paramref name="app"/> and waits until its lifespan startup is done; throws with the app's message if it failed.</summary>
-    public static EmbeddedAsgiServer Start(PythonInterpreter python, PyObject app, string appSpec, TimeSpan startTimeout, TimeSpan grace, ILogger logger)
+    public static EmbeddedAsgiServer Start(PythonInterpreter python, PyObject app, string appSpec, TimeSpan startTimeout, TimeSpan grace, ILoggerFactory loggers, ILogger logger)
     {
         var fds = new int[2];
         if (SocketPair(AfUnix, SockStream | SockCloexec, 0, fds) != 0)
@@ -50,7 +50,13 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
 
         var server = new EmbeddedAsgiServer(appSpec, new FramedConnection(new Socket(new SafeSocketHandle(fds[0], ownsHandle: true))), logger);
         server._connection.StartReading(server.OnControl, static _ => { }, server.OnClosed, "GatewayBridge ASGI host reader");
-        server._loop = new Thread(() => server.Run(python, app, fds[1], grace)) { IsBackground = true, Name = $"GatewayBridge ASGI loop {appSpec}" };
+        server._loop = new Thread(() =>
+        {
+            // What the app logs on its loop goes to this host's logging, as from this host's Python threads.
+            PythonHostSink.EnterWorker(loggers);
+            server.Run(python, app, fds[1], grace);
+        })
+        { IsBackground = true, Name = $"GatewayBridge ASGI loop {appSpec}" };
         server._loop.Start();
         if (!server._ready.Task.Wait(startTimeout))
         {

@@ -94,7 +94,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
     public EmbeddedAsgiServer StartAsgi(string appSpec)
     {
         var app = LoadApp(appSpec, validate: false, "ASGI");
-        var server = EmbeddedAsgiServer.Start(Interpreter(), app, appSpec, TimeSpan.FromMinutes(1), _options.GracefulTimeout, _logger);
+        var server = EmbeddedAsgiServer.Start(Interpreter(), app, appSpec, TimeSpan.FromMinutes(1), _options.GracefulTimeout, _loggers, _logger);
         lock (_lock)
         {
             _asgiServers.Add(server);
