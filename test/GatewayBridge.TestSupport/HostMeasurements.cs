@@ -22,15 +22,29 @@ public sealed class HostMeasurements : IDisposable
                 listener.EnableMeasurementEvents(instrument);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => All.Enqueue((instrument.Name, value)));
-        _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => All.Enqueue((instrument.Name, value)));
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => All.Enqueue(new(instrument.Name, value, Tags(tags))));
+        _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => All.Enqueue(new(instrument.Name, value, Tags(tags))));
         _listener.Start();
     }
 
-    public ConcurrentQueue<(string Name, double Value)> All { get; } = new();
+    public ConcurrentQueue<Measurement> All { get; } = new();
 
     /// <summary>For an up-down counter, its current value (counted from when recording began).</summary>
     public double Sum(string name) => All.Where(m => m.Name == name).Sum(m => m.Value);
 
     public void Dispose() => _listener.Dispose();
+
+    private static string Tags(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var text = new List<string>();
+        foreach (var (key, value) in tags)
+        {
+            text.Add($"{key}={value}");
+        }
+
+        return string.Join(",", text);
+    }
 }
+
+/// <summary>One measurement: the instrument, the value, and its tags as <c>key=value</c> pairs, comma-separated.</summary>
+public readonly record struct Measurement(string Name, double Value, string Tags);

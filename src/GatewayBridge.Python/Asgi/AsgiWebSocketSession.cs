@@ -13,8 +13,11 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal sealed class AsgiWebSocketSession : IDisposable
 {
-    /// <summary>The largest message taken from a client (uvicorn's default <c>ws_max_size</c>); a larger one closes with 1009.</summary>
-    public const int MaxMessage = 16 * 1024 * 1024;
+    /// <summary>
+    /// The largest message taken from a client: uvicorn's default <c>ws_max_size</c>, and what one frame of the worker
+    /// protocol carries. A larger one closes with 1009.
+    /// </summary>
+    public const int MaxMessage = WorkerProtocol.MaxPayload;
 
     private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(5);
 
@@ -43,11 +46,13 @@ internal sealed class AsgiWebSocketSession : IDisposable
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
+            AbortedRequest.End(_context, _logger);
             return;
         }
 
         using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         Task receiving = Task.CompletedTask;
+        var cut = false;
         try
         {
             while (await call.Parts.WaitToReadAsync(aborted))
@@ -75,7 +80,8 @@ internal sealed class AsgiWebSocketSession : IDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException && aborted.IsCancellationRequested)
         {
-            _logger.RequestAborted(_context.Request.Path);
+            // Answered below, once the app has heard.
+            cut = true;
         }
         finally
         {
@@ -89,6 +95,11 @@ internal sealed class AsgiWebSocketSession : IDisposable
 
             await stopReceiving.CancelAsync();
             await receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        if (cut)
+        {
+            AbortedRequest.End(_context, _logger);
         }
     }
 

@@ -18,7 +18,6 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
     private const int AfUnix = 1;
     private const int SockStream = 1;
     private const int SockCloexec = 0x80000;
-    private const string Server = "the ASGI loop in the host's interpreter";
 
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
@@ -53,7 +52,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         server._loop = new Thread(() =>
         {
             // What the app logs on its loop goes to this host's logging, as from this host's Python threads.
-            PythonHostSink.EnterWorker(loggers);
+            PythonHostSink.EnterHostThread(loggers);
             server.Run(python, app, fds[1], grace);
         })
         { IsBackground = true, Name = $"GatewayBridge ASGI loop {appSpec}" };
@@ -122,7 +121,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
                 break;
             default:
                 // Records go to the host's logging directly in its own interpreter: a Log frame here is not the protocol.
-                throw new InvalidDataException($"a {type} frame from {Server}");
+                throw new InvalidDataException($"a {type} frame from the host's ASGI loop");
         }
     }
 
@@ -136,7 +135,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         // Bytes that are not the protocol leave the loop running: it is cut off, so that nothing more reaches it.
         _connection.Dispose();
         _ready.TrySetResult(error?.Message ?? "the loop ended before it was ready");
-        _connection.FailAll(new TransportFailure(502, Server, "has stopped"));
+        _connection.FailAll(TransportFailure.Loop("has stopped"));
     }
 
     /// <summary>Tells the loop to finish what it holds and run the lifespan shutdown; waits up to <paramref name="grace"/>.</summary>

@@ -7,7 +7,7 @@ using Python.Runtime;
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// What Python calls back into (gatewaybridge_wsgi.py): logging records, <c>print()</c> and <c>sys.stderr</c> lines,
+/// What Python calls back into (gatewaybridge/host.py and wsgi.py): logging records, <c>print()</c> and <c>sys.stderr</c> lines,
 /// <c>wsgi.errors</c> lines and <c>write()</c>. One per process, installed with the interpreter; pythonnet releases
 /// the GIL around each call.
 /// </summary>
@@ -42,8 +42,8 @@ internal sealed class PythonHostSink
 
     private static ILoggerFactory? Loggers => t_loggers ?? s_latest;
 
-    /// <summary>Marks the current thread as a worker of the host logging to <paramref name="loggers"/>.</summary>
-    public static void EnterWorker(ILoggerFactory loggers) => t_loggers = loggers;
+    /// <summary>Marks the current thread as one of the host logging to <paramref name="loggers"/> (a Python thread, its ASGI loop).</summary>
+    public static void EnterHostThread(ILoggerFactory loggers) => t_loggers = loggers;
 
     public static void HostStarted(ILoggerFactory loggers)
     {

@@ -108,9 +108,9 @@ internal sealed class PythonThreads
 
     private void Work(int index)
     {
-        PythonHostSink.EnterWorker(_loggers);
+        PythonHostSink.EnterHostThread(_loggers);
         var accounting = _queue.Accounting;
-        accounting.WorkerStarted();
+        accounting.RunnerStarted();
         using (Py.GIL())
         {
             _pythonIds[index] = PythonEngine.GetPythonThreadID();
@@ -136,7 +136,7 @@ internal sealed class PythonThreads
             }
         }
 
-        accounting.WorkerStopped();
+        accounting.RunnerStopped();
     }
 
     // The GIL stays with a thread that finds work waiting (no hand-over between threads that both have work) and is

@@ -14,8 +14,12 @@ namespace GatewayBridge.Python;
 /// <param name="NeverSent">Whether the call never reached app code.</param>
 internal sealed record TransportFailure(int StatusCode, string Server, string Reason, bool NeverSent = false)
 {
-    public static TransportFailure Worker(int pid, string reason, int statusCode = StatusCodes.Status502BadGateway, bool neverSent = false) =>
-        new(statusCode, $"Python worker {pid}", reason, neverSent);
+    public static TransportFailure Worker(int pid, string reason, int statusCode = StatusCodes.Status502BadGateway) =>
+        new(statusCode, $"Python worker {pid}", reason);
+
+    /// <summary>The ASGI loop in the host's own interpreter is gone.</summary>
+    public static TransportFailure Loop(string reason) =>
+        new(StatusCodes.Status502BadGateway, "the ASGI loop in the host's interpreter", reason);
 
     /// <summary>
     /// The one mapping of a transport failure to the response, for WSGI and ASGI alike: logged with the server; before

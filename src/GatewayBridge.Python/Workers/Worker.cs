@@ -7,27 +7,6 @@ using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Python;
 
-/// <summary>What a worker tells whoever supervises it; the worker knows nothing else of them.</summary>
-/// <param name="RetireAsked">It asks to be replaced: its memory passed the limit, it got SIGTERM, or it served its MaxRequests.</param>
-/// <param name="CallEnded">A call's last frame came (on the connection's reader thread).</param>
-/// <param name="Exited">The process ended; the calls it held have failed.</param>
-internal sealed record WorkerEvents(Action<Worker, RetireReason> RetireAsked, Action<Worker> CallEnded, Action<Worker, WorkerExit> Exited);
-
-/// <summary>How a worker's process ended.</summary>
-/// <param name="Status">Its exit status (.NET's: 128 + the signal for a process a signal ended).</param>
-/// <param name="Was">The state it was in.</param>
-/// <param name="Reason">Why it was retiring or stopping, if the host had chosen that.</param>
-/// <param name="Held">The calls it held, which failed.</param>
-internal readonly record struct WorkerExit(int Status, WorkerState Was, RetireReason? Reason, int Held);
-
-/// <summary>What every worker of an app is started with.</summary>
-/// <param name="AppSpec">The app, for the log.</param>
-/// <param name="Config">The Config frame's JSON for a worker, given its traceback and scoreboard files.</param>
-/// <param name="StartTimeout">How long it may take to connect and load the app.</param>
-/// <param name="GracefulTimeout">How long it may take to finish what it holds once told to stop.</param>
-/// <param name="Asgi">Whether it serves an ASGI app (it is then told to stop at once when retired).</param>
-internal sealed record WorkerSettings(string AppSpec, Func<string, string, byte[]> Config, TimeSpan StartTimeout, TimeSpan GracefulTimeout, bool Asgi);
-
 /// <summary>
 /// One Python worker process: started, proven and configured by the host, then serving the calls its pool opens on its
 /// connection until it is retired, stopped or dies; its <see cref="WorkerLife"/> says which. Everything it writes to
@@ -49,6 +28,7 @@ internal sealed class Worker
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _tracebackFile;
     private readonly string _scoreboard;
+    private readonly Lock _connectionLock = new();
     private Process? _process;
     private FramedConnection? _connection;
     private int _served;
@@ -145,7 +125,9 @@ internal sealed class Worker
         var first = await Task.WhenAny(connection, Exited, Task.Delay(_settings.StartTimeout, timeout.Token)).ConfigureAwait(false);
         if (first != connection)
         {
+            // A connection verified after this start gave up is closed, not left open.
             _runtime.Forget(secret);
+            _ = connection.ContinueWith(static c => c.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             throw new WorkerStartException(Pid, Exited.IsCompleted
                 ? $"exited with {DescribeExit(Exited.Result)} before it connected to the host"
                 : $"did not connect to the host within {_settings.StartTimeout.TotalSeconds:0} s", "");
@@ -153,7 +135,17 @@ internal sealed class Worker
 
         // A worker that speaks another version of the protocol fails here, with both versions and its module's path.
         var socket = await connection.ConfigureAwait(false);
-        _connection = new FramedConnection(socket);
+        lock (_connectionLock)
+        {
+            if (Exited.IsCompleted)
+            {
+                socket.Dispose();
+                throw new WorkerStartException(Pid, $"exited with {DescribeExit(Exited.Result)} as it connected to the host", "");
+            }
+
+            _connection = new FramedConnection(socket);
+        }
+
         _connection.Send(FrameWriter.Json(FrameType.Config, _settings.Config(_tracebackFile, _scoreboard)));
 
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -308,11 +300,13 @@ internal sealed class Worker
     {
         try
         {
-            if (Kill(Pid, SigUsr1) != 0)
+            if (SendSignal(Pid, SigUsr1) != 0)
             {
                 return "";
             }
 
+            // faulthandler writes from its signal handler, with no end marker: the file is read again until it has been
+            // there for a few looks (the dump of a few threads takes well under the 50 ms of two).
             for (var i = 0; i < 20; i++)
             {
                 await Task.Delay(25).ConfigureAwait(false);
@@ -352,17 +346,23 @@ internal sealed class Worker
 
         var (was, reason) = exit;
         var held = OpenCalls;
-        _connection?.Dispose();
 
         // A WSGI request the worker had not started goes to another worker; an ASGI call is never sent twice (its body
         // may already be in the app).
         var started = LastStarted();
-        _connection?.FailAll(
-            TransportFailure.Worker(Pid, $"exited with {DescribeExit(status)}"),
-            call => call is WsgiCall && call.Id > started);
+        FramedConnection? connection;
+        lock (_connectionLock)
+        {
+            // Exited first: a request retried from here must not be given this worker again.
+            _exited.TrySetResult(status);
+            connection = _connection;
+        }
+
+        connection?.Dispose();
+        connection?.FailAll(TransportFailure.Worker(Pid, $"exited with {DescribeExit(status)}"), call => call is WsgiCall && call.Id > started);
+
         DeleteFile(_tracebackFile);
         DeleteFile(_scoreboard);
-        _exited.TrySetResult(status);
         _events.Exited(this, new WorkerExit(status, was, reason, held));
     }
 
@@ -400,7 +400,7 @@ internal sealed class Worker
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int Kill(int pid, int signal);
+    private static extern int SendSignal(int pid, int signal);
 
     private sealed class WorkerScope(int pid) : IReadOnlyList<KeyValuePair<string, object?>>
     {
@@ -417,19 +417,4 @@ internal sealed class Worker
 
         public override string ToString() => $"WorkerPid:{pid}";
     }
-}
-
-/// <summary>A worker process that could not start its app: its pid, what happened, and the app's traceback.</summary>
-internal sealed class WorkerStartException : Exception
-{
-    public WorkerStartException(int pid, string message, string pythonTraceback)
-        : base($"the worker {message}")
-    {
-        Pid = pid;
-        PythonTraceback = pythonTraceback;
-    }
-
-    public int Pid { get; }
-
-    public string PythonTraceback { get; }
 }

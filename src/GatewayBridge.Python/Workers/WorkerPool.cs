@@ -54,7 +54,7 @@ internal sealed class WorkerPool
                 return;
             }
 
-            _accounting.WorkerStarted();
+            _accounting.RunnerStarted();
             next = HandOut(worker);
         }
 
@@ -71,7 +71,7 @@ internal sealed class WorkerPool
                 return false;
             }
 
-            _accounting.WorkerStopped();
+            _accounting.RunnerStopped();
             if (load.InFlight > 0)
             {
                 _accounting.BusyEnded();
@@ -112,7 +112,16 @@ internal sealed class WorkerPool
             }
         }
 
-        return new ValueTask<T>(open(free));
+        try
+        {
+            return new ValueTask<T>(open(free));
+        }
+        catch
+        {
+            // The request never reached it (its first frame could not be built): the worker's thread is free again.
+            Release(free, served: false);
+            throw;
+        }
     }
 
     private async Task<T> WaitAsync<T>(Waiter<T> waiter, CancellationToken cancellationToken)
@@ -175,7 +184,9 @@ internal sealed class WorkerPool
     }
 
     /// <summary>A call on the worker ended: its thread goes to the next request waiting.</summary>
-    public void Release(Worker worker)
+    public void Release(Worker worker) => Release(worker, served: true);
+
+    private void Release(Worker worker, bool served)
     {
         List<Waiter>? next;
         lock (_lock)
@@ -190,7 +201,11 @@ internal sealed class WorkerPool
                 _accounting.BusyEnded();
             }
 
-            load.Progress = Stopwatch.GetTimestamp();
+            if (served)
+            {
+                load.Progress = Stopwatch.GetTimestamp();
+            }
+
             next = HandOut(worker);
         }
 
@@ -212,11 +227,16 @@ internal sealed class WorkerPool
         return next;
     }
 
-    private static void Send(Worker worker, List<Waiter>? waiters)
+    // On the thread that freed the worker (often its connection's reader): what one request's open throws is that
+    // request's, and must not end the reader or leave the others waiting.
+    private void Send(Worker worker, List<Waiter>? waiters)
     {
         foreach (var waiter in waiters ?? [])
         {
-            waiter.Send(worker);
+            if (!waiter.Send(worker))
+            {
+                Release(worker, served: false);
+            }
         }
     }
 
@@ -228,7 +248,7 @@ internal sealed class WorkerPool
             _stopped = true;
             foreach (var load in _serving.Values)
             {
-                _accounting.WorkerStopped();
+                _accounting.RunnerStopped();
                 if (load.InFlight > 0)
                 {
                     _accounting.BusyEnded();
@@ -262,8 +282,8 @@ internal sealed class WorkerPool
 
         public LinkedListNode<Waiter>? Node { get; set; }
 
-        /// <summary>Opens the waiting request on <paramref name="worker"/>, on the thread that freed it.</summary>
-        public abstract void Send(Worker worker);
+        /// <summary>Opens the waiting request on <paramref name="worker"/>, on the thread that freed it; false if it could not be opened.</summary>
+        public abstract bool Send(Worker worker);
 
         public abstract void Cancel(CancellationToken token);
 
@@ -275,14 +295,26 @@ internal sealed class WorkerPool
     {
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Send(Worker worker)
+        public override bool Send(Worker worker)
         {
-            var call = open(worker);
+            T call;
+            try
+            {
+                call = open(worker);
+            }
+            catch (Exception ex)
+            {
+                Completion.TrySetException(ex);
+                return false;
+            }
+
             if (!Completion.TrySetResult(call))
             {
                 // The client left just now: the server hears so, as it would had the call been under way.
                 call.Abandon();
             }
+
+            return true;
         }
 
         public override void Cancel(CancellationToken token) => Completion.TrySetCanceled(token);

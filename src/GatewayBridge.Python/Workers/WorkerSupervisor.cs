@@ -187,22 +187,23 @@ internal sealed class WorkerSupervisor
         }
     }
 
-    // The process ended: what it held has failed already. It is replaced unless it was being replaced anyway or the host
-    // is stopping; one that never finished starting is its starter's to report.
+    // The process ended: what it held has failed already. It is replaced unless a replacement is on its way already (it
+    // was retiring, or serving on until its replacement is ready) or the host is stopping; one that never finished
+    // starting is its starter's to report.
     private void OnExited(Worker worker, WorkerExit exit)
     {
         bool replace, unexpected;
         lock (_lock)
         {
             _workers.Remove(worker);
-            _replacing.Remove(worker);
+            var replacementComing = _replacing.Remove(worker);
             if (exit.Was == WorkerState.Starting)
             {
                 return;
             }
 
             unexpected = exit.Reason is null && exit.Was != WorkerState.Stopping;
-            replace = !_stopping && (unexpected || exit.Reason == RetireReason.Timeout);
+            replace = !_stopping && !replacementComing && (unexpected || exit.Reason == RetireReason.Timeout);
             if (unexpected)
             {
                 _failures++;
@@ -311,15 +312,21 @@ internal sealed class WorkerSupervisor
             {
                 fresh = await StartWorkerAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (WorkerStartException ex)
+            catch (Exception ex)
             {
+                // The old worker serves on, and is replaced as any other when its time comes.
                 lock (_lock)
                 {
                     _replacing.Remove(old);
                 }
 
-                throw new InvalidOperationException(
-                    $"Reloading '{AppSpec}': {ex.Message}; the running workers go on serving.{(ex.PythonTraceback.Length > 0 ? "\n" + ex.PythonTraceback : "")}", ex);
+                if (ex is WorkerStartException start)
+                {
+                    throw new InvalidOperationException(
+                        $"Reloading '{AppSpec}': {start.Message}; the running workers go on serving.{(start.PythonTraceback.Length > 0 ? "\n" + start.PythonTraceback : "")}", start);
+                }
+
+                throw;
             }
 
             Pool.Add(fresh);
@@ -342,6 +349,8 @@ internal sealed class WorkerSupervisor
             var started = worker.LastStarted();
             if (worker.Calls.FirstOrDefault(c => c.IsStuck(now, limit, c.Id <= started)) is { } stuck && handled.Add(worker))
             {
+                // Chosen for nothing more from now on: it is killed once its tracebacks are logged.
+                Pool.Remove(worker);
                 _ = worker.TimeOutAsync(stuck, timeout);
             }
         }

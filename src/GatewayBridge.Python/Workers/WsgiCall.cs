@@ -23,6 +23,10 @@ internal sealed class WsgiCall : FramedCall
     private long _lastProgress;
     private volatile bool _stopped;
 
+    // Set before the last part is posted: the request reads it (and stops, on this very thread) before the connection
+    // completes the call, and must not take an answered call for one the worker still runs.
+    private volatile bool _ended;
+
     public WsgiCall(FramedConnection connection, uint id, string path)
         : base(connection, id, path)
     {
@@ -44,7 +48,7 @@ internal sealed class WsgiCall : FramedCall
     /// </summary>
     public override bool IsStuck(long now, long limit, bool started)
     {
-        if (_finished.Task.IsCompleted)
+        if (_ended)
         {
             return false;
         }
@@ -74,10 +78,13 @@ internal sealed class WsgiCall : FramedCall
                 return OnResponse(flags, payload);
             case FrameType.File:
                 var (head, offset, count, path) = FrameReader.ReadFile(flags, payload);
-                Post(new(WsgiPartKind.File, head, null, 0, OpenFile(flags, path, offset, count), null, null));
+                var file = OpenFile(flags, path, offset, count);
+                _ended = true;
+                Post(new(WsgiPartKind.File, head, null, 0, file, null, null));
                 return true;
             case FrameType.Error:
                 var (errorType, message, traceback) = FrameReader.ReadError(payload);
+                _ended = true;
                 Post(new(WsgiPartKind.Error, null, null, 0, null, new PythonAppException(errorType, message, traceback), null));
                 return true;
             case FrameType.CloseFailed:
@@ -123,6 +130,7 @@ internal sealed class WsgiCall : FramedCall
 
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
         payload.CopyTo(buffer);
+        _ended |= end;
         Post(new(kind, head, buffer, payload.Length, null, null, null, total ?? 0));
         return end;
     }
@@ -150,12 +158,14 @@ internal sealed class WsgiCall : FramedCall
 
     public override void Complete()
     {
+        _ended = true;
         _parts.Writer.TryComplete();
         _finished.TrySetResult();
     }
 
     public override void Fail(TransportFailure failure)
     {
+        _ended = true;
         _parts.Writer.TryWrite(new(WsgiPartKind.TransportFailed, null, null, 0, null, null, null, 0, failure));
         _parts.Writer.TryComplete();
         _finished.TrySetResult();
@@ -170,7 +180,7 @@ internal sealed class WsgiCall : FramedCall
     public void Stop()
     {
         _stopped = true;
-        if (!_finished.Task.IsCompleted)
+        if (!_ended)
         {
             // The app's close() now runs: it gets the timeout of its own.
             Progress();

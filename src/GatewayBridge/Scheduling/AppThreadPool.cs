@@ -113,7 +113,7 @@ internal sealed class AppThreadPool : IDisposable
     private void WorkLoop()
     {
         var accounting = _queue.Accounting;
-        accounting.WorkerStarted();
+        accounting.RunnerStarted();
         try
         {
             while (true)
@@ -153,7 +153,7 @@ internal sealed class AppThreadPool : IDisposable
         }
         finally
         {
-            accounting.WorkerStopped();
+            accounting.RunnerStopped();
         }
     }
 

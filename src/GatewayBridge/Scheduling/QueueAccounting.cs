@@ -62,24 +62,28 @@ internal sealed class QueueAccounting
         _metrics.QueuedCalls.Add(-1);
     }
 
-    public void WorkerStarted(int count = 1)
+    /// <summary>Counts what runs calls (an app thread, a Python thread, a worker process) coming into service.</summary>
+    public void RunnerStarted(int count = 1)
     {
         _runners.Add(count);
         _metrics.LegacyWorkers.Add(count);
     }
 
-    public void WorkerStopped(int count = 1)
+    /// <summary>Counts what runs calls leaving service.</summary>
+    public void RunnerStopped(int count = 1)
     {
         _runners.Add(-count);
         _metrics.LegacyWorkers.Add(-count);
     }
 
+    /// <summary>Counts a runner that took a call.</summary>
     public void BusyStarted()
     {
         _busy.Add(1);
         _metrics.LegacyBusyWorkers.Add(1);
     }
 
+    /// <summary>Counts a runner whose calls are done.</summary>
     public void BusyEnded()
     {
         _busy.Add(-1);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using static GatewayBridge.Python.Tests.Workers.WorkerHost;
@@ -16,13 +15,10 @@ public class AsgiWorkerFailureTests
         var held = host.Client.GetAsync("/held?ms=30000");
         await Eventually.HoldsAsync(() => AsgiHost.Calls(host).Count == 1, "the held request");
 
-        using (var worker = Process.GetProcessById(pid))
-        {
-            worker.Kill();
-        }
-
+        using var crashed = await host.Client.GetAsync("/crash");
         using var answer = await held.WaitAsync(TimeSpan.FromSeconds(20));
 
+        Assert.Equal(HttpStatusCode.BadGateway, crashed.StatusCode);
         Assert.Equal(HttpStatusCode.BadGateway, answer.StatusCode);
         var failed = await host.Logs.WaitForAsync(e => e.EventId.Name == "PythonRequestFailed");
         Assert.Contains($"Python worker {pid} exited with signal 9 (SIGKILL)", failed[0].Message, StringComparison.Ordinal);

@@ -54,7 +54,7 @@ public class PythonLoggingTests
         Exception? thrown = null;
         var thread = new Thread(() =>
         {
-            PythonHostSink.EnterWorker(loggers);
+            PythonHostSink.EnterHostThread(loggers);
             try
             {
                 sink.Stdout("line");

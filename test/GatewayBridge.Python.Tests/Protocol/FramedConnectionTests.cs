@@ -12,14 +12,14 @@ public sealed class FramedConnectionTests : IDisposable
     private readonly Socket _server;
     private readonly FramedConnection _connection;
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<FrameType> _control = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<FrameType> _control = new();
 
     public FramedConnectionTests()
     {
         var (host, server) = Pair();
         _server = server;
         _connection = new FramedConnection(host);
-        _connection.StartReading((type, _, _, _) => _control.Add(type), _ => { }, error => _closed.TrySetResult(error), "test reader");
+        _connection.StartReading((type, _, _, _) => _control.Enqueue(type), _ => { }, error => _closed.TrySetResult(error), "test reader");
     }
 
     public void Dispose()
@@ -95,6 +95,29 @@ public sealed class FramedConnectionTests : IDisposable
         Assert.True(later.Failure!.NeverSent);
         Assert.Equal(0, _connection.OpenCalls);
         Assert.Equal("Python worker 42", started.Failure.Server);
+    }
+
+    [Fact]
+    public async Task AWsgiCall_StoppedAsItsLastFrameArrives_SendsNoCancel()
+    {
+        // As the request's code does: it reads the last part on the reader's thread, and stops, before the connection
+        // has completed the call.
+        var call = _connection.Open(id => new WsgiCall(_connection, id, "/"), c => _connection.Send(FrameWriter.Count(FrameType.Credit, c.Id, 1)));
+        async Task StopAtTheLastPartAsync()
+        {
+            await call.Parts.WaitToReadAsync().ConfigureAwait(false);
+            Assert.True(call.Parts.TryRead(out var part));
+            part.Release();
+            call.Stop();
+        }
+
+        var stopping = StopAtTheLastPartAsync();
+        await SendAsync(FrameWriter.Response(call.Id, FrameFlags.Whole | FrameFlags.End, "200 OK", 0, "done"u8));
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+        _connection.Send(FrameWriter.Frame(FrameType.Stop));
+
+        var sent = await ReceiveAsync(WorkerProtocol.HeaderSize + 4 + WorkerProtocol.HeaderSize);
+        Assert.Equal(FrameType.Stop, (FrameType)sent[WorkerProtocol.HeaderSize + 4 + 4]);
     }
 
     [Fact]

@@ -80,8 +80,17 @@ public class ProtocolErrorTests
         }
     }
 
-    [Fact]
-    public async Task AHostThatBreaksTheProtocol_EndsTheWorker_WithStatus4()
+    public static TheoryData<string, byte[], string> BadFramesFromTheHost => new()
+    {
+        { "a credit for a request never sent", Frames.Bytes(FrameWriter.Count(FrameType.Credit, 7, 1024)), "request 7, which was never sent" },
+        { "a request shorter than its layout", Frames.Bytes(FrameWriter.Frame(FrameType.Request, 1, [1, 0, 0])), "shorter than its layout" },
+        { "a frame no worker is sent", Frames.Bytes(FrameWriter.Frame(FrameType.Response, 1)), "which this side is never sent" },
+        { "an ASGI frame to a WSGI worker", Frames.Bytes(FrameWriter.Frame(FrameType.AsgiDisconnect, 1)), "which a WSGI worker is never sent" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadFramesFromTheHost))]
+    public async Task AHostThatBreaksTheProtocol_EndsTheWorker_WithStatus4(string what, byte[] frame, string message)
     {
         using var folder = new TempFolder();
         var socketPath = Path.Combine(folder.Path, "s");
@@ -98,14 +107,13 @@ public class ProtocolErrorTests
         var config = Encoding.UTF8.GetBytes("""{"proof": "host-secret", "app": "worker_apps:router", "threads": 1}""");
         await connection.SendAsync(Frames.Bytes(FrameWriter.Json(FrameType.Config, config)));
 
-        // A credit for a request it was never sent.
-        await connection.SendAsync(Frames.Bytes(FrameWriter.Count(FrameType.Credit, 7, 1024)));
+        await connection.SendAsync(frame);
         var stderr = await worker.StandardError.ReadToEndAsync();
         await worker.WaitForExitAsync();
 
-        Assert.Equal(4, worker.ExitCode);
+        Assert.True(worker.ExitCode == 4, $"{what}: the worker exited with {worker.ExitCode}");
         Assert.Contains("broke the worker protocol", stderr, StringComparison.Ordinal);
-        Assert.Contains("request 7, which was never sent", stderr, StringComparison.Ordinal);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -38,6 +38,38 @@ public class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task AWorkerThatDies_WhileItsReplacementStarts_IsReplacedOnce_NotTwice()
+    {
+        // The replacement's import waits on a gate, so the old worker dies while it starts: that death must not start a
+        // second replacement beside the one on its way.
+        var gate = TempPath("gate");
+        await File.WriteAllTextAsync(gate, "");
+        Environment.SetEnvironmentVariable("GATEWAYBRIDGE_TEST_IMPORT_GATE", gate);
+        try
+        {
+            await using var host = await StartAsync("gated_app:app", python: o => o.MaxRequests = 2);
+            using var meters = new HostMeasurements(host.App.Services);
+            File.Delete(gate);
+            await host.Client.GetStringAsync("/");
+            await host.Client.GetStringAsync("/");
+            await Eventually.HoldsAsync(() => host.Supervisor().Workers.Any(w => w.Life.State == WorkerState.Starting), "the replacement importing the app");
+
+            using var crashed = await host.Client.GetAsync("/crash");
+            Assert.Equal(HttpStatusCode.BadGateway, crashed.StatusCode);
+            await File.WriteAllTextAsync(gate, "");
+
+            await Eventually.HoldsAsync(() => host.Supervisor().Workers.All(w => w.Life.State == WorkerState.Serving) && host.Pids().Count > 0, "no worker starting any more");
+            Assert.Single(host.Supervisor().Workers);
+            Assert.Equal(["reason=max_requests"], meters.All.Where(m => m.Name == "gatewaybridge.python.worker_restarts").Select(m => m.Tags));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("GATEWAYBRIDGE_TEST_IMPORT_GATE", null);
+            File.Delete(gate);
+        }
+    }
+
+    [Fact]
     public async Task MaxRequestsJitter_GivesEachWorkerALimitWithinItsRange()
     {
         await using var host = await StartAsync(workers: 2, python: o => { o.MaxRequests = 10; o.MaxRequestsJitter = 5; });

@@ -253,14 +253,18 @@ async def _watches_for_disconnect(scope, receive, send):
     Starlette's StreamingResponse does), then records what the watcher heard under ?key."""
     query = _query(scope)
 
+    listening = asyncio.Event()
+
     async def watch():
         while True:
             message = await receive()
+            # The body is taken: the next receive() waits, before the app goes on.
+            listening.set()
             if message["type"] == "http.disconnect":
                 return message["type"]
 
     watcher = asyncio.get_running_loop().create_task(watch())
-    await asyncio.sleep(0.05)  # the watcher takes the request's body and waits in receive()
+    await listening.wait()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     body = b"x" * (int(query["kb"]) << 10)
     if query.get("whole"):
@@ -285,8 +289,11 @@ async def _leaves_a_reader(scope, receive, send):
     """Answers its pid at once, leaving a task that reads the body later (fire and forget), which records what it
     got under ?key."""
 
+    app = asyncio.current_task()
+
     async def later():
-        await asyncio.sleep(0.2)
+        # Once the app has returned (the task that ran it is done), the request is over for it.
+        await asyncio.wait([app])
         left_behind[key] = (await receive())["type"]
         try:
             await send({"type": "http.response.body", "body": b"late"})
@@ -317,6 +324,13 @@ async def _log(scope, receive, send):
     await _text(send, 200, "logged")
 
 
+async def _crash(scope, receive, send):
+    """Dies as a segfaulting C extension would: no Python cleanup, no answer."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 HUGE = 20 * 1024 * 1024  # past the 16 MiB a frame holds
 
 
@@ -333,6 +347,7 @@ async def _huge_error(scope, receive, send):
 
 ROUTES = {
     "/hello": _hello,
+    "/crash": _crash,
     "/huge_log": _huge_log,
     "/huge_error": _huge_error,
     "/pid": _pid,

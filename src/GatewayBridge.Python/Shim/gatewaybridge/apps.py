@@ -1,6 +1,7 @@
 """Loading an app as gunicorn names it, and telling WSGI from ASGI (both modes, and the serve tool's probe)."""
 
 import ast
+import functools
 import importlib
 import inspect
 
@@ -45,11 +46,21 @@ def _attribute(module, name):
 
 def validated(app):
     """The app wrapped in CPython's own conformance checker, brought up to PEP 3333 on wsgi.input (below)."""
-    from wsgiref import validate
+    return _validate().validator(app)
 
-    if not issubclass(validate.InputWrapper, _Pep3333Input):
-        validate.InputWrapper = type("InputWrapper", (_Pep3333Input, validate.InputWrapper), {})
-    return validate.validator(app)
+
+@functools.cache
+def _validate():
+    """A private copy of wsgiref.validate whose InputWrapper allows read() without a size: the app's own
+    wsgiref.validate, if it uses one, is left as it is."""
+    import importlib.util
+    import wsgiref.validate
+
+    spec = importlib.util.find_spec("wsgiref.validate")
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    copy.InputWrapper = type("InputWrapper", (_Pep3333Input, wsgiref.validate.InputWrapper), {})
+    return copy
 
 
 class _Pep3333Input:

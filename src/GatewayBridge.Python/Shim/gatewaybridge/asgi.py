@@ -60,9 +60,10 @@ class Server(asyncio.Protocol):
         try:
             for kind, flags, call_id, payload in self.frames.feed(data):
                 self.on_frame(kind, flags, call_id, payload)
-        except protocol.ProtocolError as error:
-            # The host's bytes cannot be trusted any more: this server stops, and its host sees it go.
-            self.failure = error
+        except Exception as error:
+            # on_frame runs no app code: whatever it raises, the host's bytes cannot be trusted any more. This server
+            # stops, and its host sees it go.
+            self.failure = error if isinstance(error, protocol.ProtocolError) else protocol.ProtocolError(repr(error))
             self.transport.close()
 
     def send(self, kind, flags, request_id, payload=b""):

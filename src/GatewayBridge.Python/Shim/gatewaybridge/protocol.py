@@ -15,7 +15,7 @@ import threading
 
 VERSION = 1
 HEADER = struct.Struct("<IBBI")
-MAX_PAYLOAD = 16 * 1024 * 1024  # on both sides (Protocol/Frame.cs); a longer frame is a protocol error
+MAX_PAYLOAD = 16 * 1024 * 1024  # on both sides (WorkerProtocol in Protocol/FrameType.cs); a longer frame is a protocol error
 WINDOW = 256 * 1024  # response bytes a call may have on their way before the host grants more
 FRAGMENT = 64 * 1024  # the largest body piece in one frame
 
@@ -97,7 +97,10 @@ def encode_json(value):
 
 
 def decode_json(payload):
-    value = json.loads(bytes(payload).decode("utf-8"))
+    try:
+        value = json.loads(bytes(payload).decode("utf-8"))
+    except ValueError as error:
+        raise ProtocolError(f"a JSON payload that does not parse ({error})") from None
     if not isinstance(value, dict):
         raise ProtocolError("CONFIG and READY carry a JSON object")
     return value
@@ -126,6 +129,8 @@ def encode_request(environ, body_kind, body):
 def decode_request(payload):
     """(environ as a native string, body kind, body bytes or the spilled file's path or None)."""
     view = memoryview(payload)
+    if len(view) < 5:
+        raise ProtocolError(f"a REQUEST of {len(view)} bytes, shorter than its layout")
     (length,) = U32.unpack_from(view)
     if 4 + length + 1 > len(view):
         raise ProtocolError("a REQUEST whose environ runs past its payload")
@@ -325,7 +330,9 @@ def encode_close(code, reason=""):
 
 def decode_close(payload):
     """(code, reason)."""
-    return U16.unpack_from(payload)[0], bytes(payload[2:]).decode("utf-8")
+    if len(payload) < 2:
+        raise ProtocolError(f"a close code in {len(payload)} bytes")
+    return U16.unpack_from(payload)[0], bytes(payload[2:]).decode("utf-8", "replace")
 
 
 # -- reading and writing ------------------------------------------------------------------------------------------

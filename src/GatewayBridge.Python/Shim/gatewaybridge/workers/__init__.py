@@ -6,9 +6,14 @@ import sys
 
 
 def main():
+    from gatewaybridge import protocol
     from gatewaybridge.workers import base
 
-    connection, config = base.connect()
+    try:
+        connection, config = base.connect()
+    except protocol.ProtocolError as error:
+        print(f"gatewaybridge worker: the host broke the worker protocol ({error}); exiting.", file=sys.stderr)
+        sys.exit(base.PROTOCOL_ERROR)
     if config.interface == "asgi":
         from gatewaybridge.workers.asgi import AsgiWorker as kind
     elif config.threads > 1:

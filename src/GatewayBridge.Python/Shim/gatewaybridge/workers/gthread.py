@@ -88,8 +88,10 @@ class ThreadWorker(WsgiWorker):
                     self.queue_ready.wait()
                 if not self.queue:
                     return
+                # Taken in the order the requests came, under the lock the main thread's cancels take too.
                 frame = self.queue.popleft()
-            if self.started(frame[2]):
-                self.serve_request(frame)
+                request = self.take(frame[2])
+            if request is not None:
+                self.serve_request(request, frame)
             else:
                 self.connection.flush()

@@ -20,8 +20,9 @@ class SyncWorker(WsgiWorker):
                     # What arrived while the last request ran is read first: a CANCEL for this one among it.
                     while self.connection.readable(0):
                         self.pump()
-                    if self.started(frame[2]):
-                        self.serve_request(frame)
+                    request = self.take(frame[2])
+                    if request is not None:
+                        self.serve_request(request, frame)
                     else:
                         self.connection.flush()
                 else:

@@ -62,13 +62,15 @@ class WsgiWorker(base.Worker):
         super().ready()
 
     def receive(self):
-        """The next frame from the host, with the protocol's rule on ids applied to it."""
+        """The next frame from the host, with the protocol's rule on ids applied to it; a REQUEST's payload comes
+        decoded (environ, body kind, body), so that a malformed one ends the worker here, on its main thread."""
         frame = self.connection.next_frame()
-        kind, _, call_id, _ = frame
+        kind, flags, call_id, payload = frame
         if kind == REQUEST:
             if call_id <= self.opened:
                 raise protocol.ProtocolError(f"request {call_id} after request {self.opened}: ids only grow")
             self.opened = call_id
+            return kind, flags, call_id, protocol.decode_request(payload)
         elif kind not in (CREDIT, CANCEL, DONE, STOP):
             raise protocol.ProtocolError(f"a frame of type {kind}, which a WSGI worker is never sent")
         elif kind != STOP and (call_id == 0 or call_id > self.opened):
@@ -78,14 +80,14 @@ class WsgiWorker(base.Worker):
     def control(self, frame):
         """CREDIT, CANCEL or DONE for a request; a late one, for a request that is over, is ignored."""
         kind, _, call_id, payload = frame
-        request = self.requests.get(call_id)
-        if request is None:
-            if kind == CANCEL:
-                with self.lock:
-                    if call_id > self.last_started:
-                        # Sent ahead and cancelled before it started: the app never sees it.
-                        self.cancelled_early.add(call_id)
-            return
+        with self.lock:
+            # Under the lock that take() holds: a request is either not taken yet (a cancel is kept for it) or registered.
+            request = self.requests.get(call_id)
+            if request is None:
+                if kind == CANCEL and call_id > self.last_started:
+                    # Sent ahead and cancelled before it started: the app never sees it.
+                    self.cancelled_early.add(call_id)
+                return
         if kind == DONE:
             self._release(request)
         elif kind == CREDIT:
@@ -93,28 +95,26 @@ class WsgiWorker(base.Worker):
         else:
             request.cancel()
 
-    def started(self, request_id):
-        """Marks the request started; False if it was cancelled before it started (it is answered, without the app)."""
+    def take(self, request_id):
+        """Starts the request: returns its Request, or None if it was cancelled before it started (it is answered then,
+        without the app). Called under the lock by a worker that takes requests from more than one thread."""
         # Requests are taken in the order they came (the host sends them in id order), so the last one taken tells the
         # host, should this worker die, which of those it sent ahead never started and can go to another worker.
         # Shared memory: no system call.
-        with self.lock:
-            self.last_started = request_id
-            cancelled = request_id in self.cancelled_early
-            self.cancelled_early.discard(request_id)
+        self.last_started = request_id
         if self.board is not None:
             U32.pack_into(self.board, 0, request_id)
-        if cancelled:
+        if request_id in self.cancelled_early:
+            self.cancelled_early.discard(request_id)
             self.connection.send(RESPONSE, END, request_id)
-            self.connection.flush()
-        return not cancelled
-
-    def serve_request(self, frame):
-        """Runs one request to its end (or until the host cancels it), then sends what is queued."""
-        _, _, request_id, payload = frame
+            return None
         request = self.requests[request_id] = self.request_class(request_id)
+        return request
+
+    def serve_request(self, request, frame):
+        """Runs one request to its end (or until the host cancels it), then sends what is queued."""
+        _, _, request_id, (environ, body_kind, body) = frame
         self.local.request = request
-        environ, body_kind, body = protocol.decode_request(payload)
         inline = body if body_kind == INLINE_BODY else None
         try:
             step = self.server.start(self.app, request_id, environ, inline, len(inline or b""),
