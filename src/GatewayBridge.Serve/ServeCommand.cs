@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace GatewayBridge.Serve;
 
@@ -58,6 +59,8 @@ internal static class ServeCommand
         {
             if (parsed.AppSpec is { } appSpec)
             {
+                PythonServingDefaults.BeforeFirstSocket();
+
                 // As gunicorn's --chdir: relative paths in the app resolve against its folder.
                 Directory.SetCurrentDirectory(parsed.Python.Chdir);
                 web = BuildPython(appSpec, parsed);
@@ -101,9 +104,11 @@ internal static class ServeCommand
         return web;
     }
 
-    public static WebApplication BuildPython(string appSpec, ServeArguments arguments)
+    /// <summary>The host for a Python app; <paramref name="beforeApp"/> maps what comes before the app (the load scripts' native endpoint).</summary>
+    public static WebApplication BuildPython(string appSpec, ServeArguments arguments, Action<WebApplication>? beforeApp = null)
     {
         var builder = CreateBuilder(arguments);
+        PythonServingDefaults.Apply(builder.WebHost);
         var python = arguments.Python;
         builder.Services.AddPython(options =>
         {
@@ -124,6 +129,7 @@ internal static class ServeCommand
         var web = builder.Build();
         UseForwardedHeaders(web, arguments);
         MapHealthChecks(web, arguments);
+        beforeApp?.Invoke(web);
         if ((python.Interface ?? PythonAppInterface.Detect(python.Python, [python.Chdir], appSpec)) == "asgi")
         {
             // WebSockets go to the app as ASGI's WebSocket protocol.
@@ -142,6 +148,10 @@ internal static class ServeCommand
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production", Args = [] });
         builder.WebHost.UseUrls(arguments.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        // As the ASP.NET Core templates' appsettings.json: not two console lines per request (a hello then cost more in
+        // logging than in serving it), which a gunicorn user does not get either unless asking for an access log.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         return builder;
     }
 

@@ -45,5 +45,5 @@ if (args.Length >= 3 && args[0] == "serve")
     return 0;
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Length > 0 && args[0] == "micro" ? args[1..] : args);
+BenchmarkSwitcher.FromAssembly(typeof(PythonLoadServer).Assembly).Run(args.Length > 0 && args[0] == "micro" ? args[1..] : args);
 return 0;

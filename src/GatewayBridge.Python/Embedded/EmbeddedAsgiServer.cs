@@ -48,7 +48,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         }
 
         var server = new EmbeddedAsgiServer(appSpec, new FramedConnection(new Socket(new SafeSocketHandle(fds[0], ownsHandle: true))), logger);
-        server._connection.StartReading(server.OnControl, static _ => { }, server.OnClosed, "GatewayBridge ASGI host reader");
+        server._connection.StartReading(server.OnControl, static _ => { }, server.OnClosed);
         server._loop = new Thread(() =>
         {
             // What the app logs on its loop goes to this host's logging, as from this host's Python threads.

@@ -12,11 +12,12 @@ namespace GatewayBridge.Python;
 /// error, which ends the connection; a late frame for a call that has ended is ignored.
 /// </summary>
 /// <remarks>
-/// Measured before choosing (test/GatewayBridge.Benchmarks, <c>transport</c>): for one request at a time, a blocking
-/// reader costs the host about 18 µs of CPU per round trip against 27 µs for .NET's asynchronous socket calls (whose
-/// completions hop from the epoll thread to the thread pool), and 8 µs against 20 µs with two requests in flight.
-/// Sends are non-blocking system calls on the caller's thread; a sender that waited for a worker busy sending its
-/// own frames (while this reader, the one sending, stopped reading them) would deadlock the two.
+/// Frames are read with asynchronous receives, several per read: a blocking reader thread per connection (the first
+/// design) cost a wake-up of its own per request, and under load the thread-pool hop after it. python-load.sh, bare
+/// hello on 2 workers: 96 µs of CPU per request with the blocking reader, 75-80 µs with this one, 56-58 µs once socket
+/// completions run inline (what <c>serve</c> sets: docs/operations.md). Sends are non-blocking system calls on the
+/// caller's thread; a sender that waited for a worker busy sending its own frames (while this reader, the one sending,
+/// stopped reading them) would deadlock the two.
 /// </remarks>
 internal sealed class FramedConnection : IDisposable
 {
@@ -249,21 +250,14 @@ internal sealed class FramedConnection : IDisposable
     }
 
     /// <summary>
-    /// Reads frames on a thread of its own until the server closes the connection: each call's frames go to the call
+    /// Reads frames until the server closes the connection: each call's frames go to the call
     /// (and <paramref name="ended"/> hears of a call whose last frame came), the connection's own frames (Ready, Log,
     /// Retire, ...) to <paramref name="control"/>; the payload is valid only during the call. Then
     /// <paramref name="closed"/> is called, with the error if it ended in one (an <see cref="InvalidDataException"/> for
     /// bytes that are not the protocol).
     /// </summary>
-    public void StartReading(FrameHandler control, Action<FramedCall> ended, Action<Exception?> closed, string name)
-    {
-        var thread = new Thread(() => closed(Read((type, flags, id, payload) => Route(type, flags, id, payload, control, ended))))
-        {
-            IsBackground = true,
-            Name = name,
-        };
-        thread.Start();
-    }
+    public void StartReading(FrameHandler control, Action<FramedCall> ended, Action<Exception?> closed) =>
+        _ = Task.Run(async () => closed(await ReadFramesAsync(control, ended).ConfigureAwait(false)));
 
     private void Route(FrameType type, byte flags, uint id, ReadOnlySpan<byte> payload, FrameHandler control, Action<FramedCall> ended)
     {
@@ -283,7 +277,7 @@ internal sealed class FramedConnection : IDisposable
         }
     }
 
-    private Exception? Read(FrameHandler handle)
+    private async Task<Exception?> ReadFramesAsync(FrameHandler control, Action<FramedCall> ended)
     {
         var buffer = new byte[64 * 1024];
         var start = 0;
@@ -300,7 +294,6 @@ internal sealed class FramedConnection : IDisposable
                     {
                         if (total > buffer.Length - start)
                         {
-                            // Room for the whole frame: move what is buffered to the front, or grow.
                             var larger = total > buffer.Length ? new byte[Math.Max(total, 2 * buffer.Length)] : buffer;
                             Buffer.BlockCopy(buffer, start, larger, 0, end - start);
                             (buffer, end, start) = (larger, end - start, 0);
@@ -309,7 +302,7 @@ internal sealed class FramedConnection : IDisposable
                         break;
                     }
 
-                    handle(type, flags, id, buffer.AsSpan(start + WorkerProtocol.HeaderSize, length));
+                    Route(type, flags, id, buffer.AsSpan(start + WorkerProtocol.HeaderSize, length), control, ended);
                     start += total;
                 }
 
@@ -323,7 +316,7 @@ internal sealed class FramedConnection : IDisposable
                     (end, start) = (end - start, 0);
                 }
 
-                var read = _socket.Receive(buffer, end, buffer.Length - end, SocketFlags.None);
+                var read = await _socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None).ConfigureAwait(false);
                 if (read == 0)
                 {
                     return start == end ? null : new InvalidDataException($"the connection closed in the middle of a frame ({end - start} bytes of it)");
@@ -335,7 +328,7 @@ internal sealed class FramedConnection : IDisposable
         catch (Exception ex)
         {
             // Whatever ended the reading (the socket, bytes that are not the protocol, a frame a handler refused) ends the
-            // connection; an exception leaving this thread would end the host.
+            // connection.
             return ex;
         }
     }

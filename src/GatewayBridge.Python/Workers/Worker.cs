@@ -149,7 +149,7 @@ internal sealed class Worker
         _connection.Send(FrameWriter.Json(FrameType.Config, _settings.Config(_tracebackFile, _scoreboard)));
 
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _connection.StartReading((type, flags, id, payload) => OnControl(type, id, payload, ready), OnCallEnded, error => OnClosed(error, ready), $"GatewayBridge worker {Pid}");
+        _connection.StartReading((type, flags, id, payload) => OnControl(type, id, payload, ready), OnCallEnded, error => OnClosed(error, ready));
         using (timeout.Token.Register(() => ready.TrySetException(new WorkerStartException(Pid, $"did not load the app within {_settings.StartTimeout.TotalSeconds:0} s", ""))))
         {
             var python = await ready.Task.ConfigureAwait(false);

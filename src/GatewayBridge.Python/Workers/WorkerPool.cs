@@ -293,7 +293,9 @@ internal sealed class WorkerPool
     private sealed class Waiter<T>(Func<Worker, T> open, long enqueued) : Waiter(enqueued)
         where T : FramedCall
     {
-        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The request goes on, inline, on the thread that freed the worker (usually its connection's reader, which holds
+        // no lock then): no thread-pool hop for a request that waited.
+        public TaskCompletionSource<T> Completion { get; } = new();
 
         public override bool Send(Worker worker)
         {

@@ -19,7 +19,7 @@ public sealed class FramedConnectionTests : IDisposable
         var (host, server) = Pair();
         _server = server;
         _connection = new FramedConnection(host);
-        _connection.StartReading((type, _, _, _) => _control.Enqueue(type), _ => { }, error => _closed.TrySetResult(error), "test reader");
+        _connection.StartReading((type, _, _, _) => _control.Enqueue(type), _ => { }, error => _closed.TrySetResult(error));
     }
 
     public void Dispose()
