@@ -15,11 +15,8 @@ namespace GatewayBridge.Python;
 [SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The connection is disposed when the loop ends, which Stop waits for.")]
 internal sealed class EmbeddedAsgiServer : IAsgiServer
 {
-    private const int AfUnix = 1;
-    private const int SockStream = 1;
-    private const int SockCloexec = 0x80000;
-
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
     private readonly string _appSpec;
     private readonly FramedConnection _connection;
@@ -41,19 +38,14 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
     /// <summary>Starts the loop for <paramref name="app"/> and waits until its lifespan startup is done; throws with the app's message if it failed.</summary>
     public static EmbeddedAsgiServer Start(PythonInterpreter python, PyObject app, string appSpec, TimeSpan startTimeout, TimeSpan grace, ILoggerFactory loggers, ILogger logger)
     {
-        var fds = new int[2];
-        if (SocketPair(AfUnix, SockStream | SockCloexec, 0, fds) != 0)
-        {
-            throw new InvalidOperationException($"socketpair failed (errno {Marshal.GetLastPInvokeError()}).");
-        }
-
-        var server = new EmbeddedAsgiServer(appSpec, new FramedConnection(new Socket(new SafeSocketHandle(fds[0], ownsHandle: true))), logger);
+        var (hostEnd, loopEnd) = UnixSockets.Pair(SocketType.Stream);
+        var server = new EmbeddedAsgiServer(appSpec, new FramedConnection(UnixSockets.Own(hostEnd)), logger);
         server._connection.StartReading(server.OnControl, static _ => { }, server.OnClosed);
         server._loop = new Thread(() =>
         {
             // What the app logs on its loop goes to this host's logging, as from this host's Python threads.
             PythonHostSink.EnterHostThread(loggers);
-            server.Run(python, app, fds[1], grace);
+            server.Run(python, app, loopEnd, grace);
         })
         { IsBackground = true, Name = $"GatewayBridge ASGI loop {appSpec}" };
         server._loop.Start();
@@ -94,6 +86,9 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         }
         finally
         {
+            // What the loop sent before it returned (a Failed frame with the app's message) is read first: the reader ends
+            // at the end of the socket the loop closed, and disposes the connection itself.
+            _readerDone.Task.Wait(TimeSpan.FromSeconds(1));
             _connection.Dispose();
         }
     }
@@ -127,6 +122,7 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
 
     private void OnClosed(Exception? error)
     {
+        _readerDone.TrySetResult();
         if (error is InvalidDataException)
         {
             _logger.PythonLoopProtocolError(_appSpec, error.Message);
@@ -144,8 +140,4 @@ internal sealed class EmbeddedAsgiServer : IAsgiServer
         _connection.Send(FrameWriter.Frame(FrameType.Stop));
         _loop?.Join(grace);
     }
-
-    [DllImport("libc", EntryPoint = "socketpair", SetLastError = true)]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int SocketPair(int domain, int type, int protocol, [Out] int[] descriptors);
 }

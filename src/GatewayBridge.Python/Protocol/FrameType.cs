@@ -132,7 +132,7 @@ internal static class FrameFlags
 internal static class WorkerProtocol
 {
     /// <summary>Hello and Ready carry it; a server of another version cannot serve this host.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>Payload length u32, type u8, flags u8, call id u32; little-endian.</summary>
     public const int HeaderSize = 10;

@@ -22,10 +22,6 @@ namespace GatewayBridge.Python;
 internal sealed class FramedConnection : IDisposable
 {
     private const int SendBuffer = 4 * 1024 * 1024;
-    private const int MsgDontWait = 0x40;
-    private const int MsgNoSignal = 0x4000;
-    private const int EAgain = 11;
-    private const int EIntr = 4;
 
     private readonly Socket _socket;
     private readonly object _sendLock = new();
@@ -110,6 +106,15 @@ internal sealed class FramedConnection : IDisposable
         }
     }
 
+    /// <summary>Fails the call of <paramref name="id"/> as never sent (it was taken back from its server), unless it has ended.</summary>
+    public void FailNeverSent(uint id, TransportFailure failure)
+    {
+        if (_calls.TryRemove(id, out var call))
+        {
+            call.Fail(failure with { NeverSent = true });
+        }
+    }
+
     /// <summary>Fails one call (its server ran it past the timeout), unless it has ended.</summary>
     public bool Fail(FramedCall call, TransportFailure failure)
     {
@@ -120,6 +125,21 @@ internal sealed class FramedConnection : IDisposable
 
         call.Fail(failure);
         return true;
+    }
+
+    /// <summary>
+    /// Sends a frame with a copy of <paramref name="descriptor"/> for the server (a worker's request queue goes with its
+    /// Config), before reading starts.
+    /// </summary>
+    public void SendWithDescriptor(FrameBuilder frame, SafeHandle descriptor)
+    {
+        using (frame)
+        {
+            lock (_sendLock)
+            {
+                UnixSockets.SendWithDescriptor(_socket, frame.Span, descriptor);
+            }
+        }
     }
 
     /// <summary>Sends a frame built with <see cref="FrameWriter"/>, and gives its buffer back.</summary>
@@ -176,20 +196,13 @@ internal sealed class FramedConnection : IDisposable
         var total = 0;
         while (total < frame.Length)
         {
-            var sent = SendNoWait(_socket.SafeHandle, ref MemoryMarshal.GetReference(frame[total..]), frame.Length - total, MsgDontWait | MsgNoSignal);
-            if (sent >= 0)
+            var sent = UnixSockets.SendNoWait(_socket, frame[total..], out var error);
+            if (sent < 0)
             {
-                total += (int)sent;
-                continue;
+                return error == UnixSockets.EAgain ? total : -1;
             }
 
-            var error = Marshal.GetLastPInvokeError();
-            if (error == EIntr)
-            {
-                continue;
-            }
-
-            return error == EAgain ? total : -1;
+            total += sent;
         }
 
         return total;
@@ -356,10 +369,6 @@ internal sealed class FramedConnection : IDisposable
 
         _socket.Dispose();
     }
-
-    [DllImport("libc", EntryPoint = "send", SetLastError = true)]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern nint SendNoWait(SafeHandle socket, ref byte buffer, nint length, int flags);
 }
 
 /// <summary>Handles one frame from a Python server; the payload is valid only during the call.</summary>

@@ -26,6 +26,7 @@ internal sealed class Worker
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _tracebackFile;
     private readonly string _scoreboard;
     private readonly Lock _connectionLock = new();
@@ -45,7 +46,11 @@ internal sealed class Worker
         _logger = logger;
         _tracebackFile = Path.Combine(runtime.Folder, $"traceback-{name}");
         _scoreboard = Path.Combine(runtime.Folder, $"scoreboard-{name}");
+        Requests = settings.Asgi ? null : new RequestQueue();
     }
+
+    /// <summary>A WSGI worker's requests that none of its threads has taken yet; an ASGI worker has none.</summary>
+    public RequestQueue? Requests { get; }
 
     /// <summary>Names the worker's files in the runtime folder.</summary>
     public string Name { get; }
@@ -146,7 +151,15 @@ internal sealed class Worker
             _connection = new FramedConnection(socket);
         }
 
-        _connection.Send(FrameWriter.Json(FrameType.Config, _settings.Config(_tracebackFile, _scoreboard)));
+        var config = FrameWriter.Json(FrameType.Config, _settings.Config(new WorkerFiles(_tracebackFile, _scoreboard, Requests?.MessageLimit ?? 0)));
+        if (Requests is not null)
+        {
+            _connection.SendWithDescriptor(config, Requests.WorkerEnd);
+        }
+        else
+        {
+            _connection.Send(config);
+        }
 
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         _connection.StartReading((type, flags, id, payload) => OnControl(type, id, payload, ready), OnCallEnded, error => OnClosed(error, ready));
@@ -219,6 +232,7 @@ internal sealed class Worker
 
     private void OnClosed(Exception? error, TaskCompletionSource<string> ready)
     {
+        _readerDone.TrySetResult();
         if (error is not null and not System.Net.Sockets.SocketException and not ObjectDisposedException)
         {
             // A worker that breaks the protocol cannot be trusted with the next request either.
@@ -347,9 +361,6 @@ internal sealed class Worker
         var (was, reason) = exit;
         var held = OpenCalls;
 
-        // A WSGI request the worker had not started goes to another worker; an ASGI call is never sent twice (its body
-        // may already be in the app).
-        var started = LastStarted();
         FramedConnection? connection;
         lock (_connectionLock)
         {
@@ -358,12 +369,36 @@ internal sealed class Worker
             connection = _connection;
         }
 
-        connection?.Dispose();
-        connection?.FailAll(TransportFailure.Worker(Pid, $"exited with {DescribeExit(status)}"), call => call is WsgiCall && call.Id > started);
+        TakeBackQueued(connection, status);
+        _ = CloseAsync(connection, status);
 
         DeleteFile(_tracebackFile);
         DeleteFile(_scoreboard);
         _events.Exited(this, new WorkerExit(status, was, reason, held));
+    }
+
+    // A WSGI request still in the worker's queue goes to another worker; one it took, and an ASGI call, is never sent
+    // twice (it may have run, or its body may already be in the app).
+    private void TakeBackQueued(FramedConnection? connection, int status)
+    {
+        foreach (var id in Requests?.TakeBack() ?? [])
+        {
+            connection?.FailNeverSent(id, TransportFailure.Worker(Pid, $"exited with {DescribeExit(status)}"));
+        }
+    }
+
+    // What the worker sent before it died is read first (answers it finished, a Failed frame with the app's traceback,
+    // its last log records): the reader ends at the end of the socket, unless a child the app started holds it open.
+    // Then what it held and never answered fails.
+    private async Task CloseAsync(FramedConnection? connection, int status)
+    {
+        await Task.WhenAny(_readerDone.Task, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+
+        // A request sent while it was dying goes to another worker too.
+        TakeBackQueued(connection, status);
+        connection?.FailAll(TransportFailure.Worker(Pid, $"exited with {DescribeExit(status)}"));
+        connection?.Dispose();
+        Requests?.Dispose();
     }
 
     private static void DeleteFile(string path)
@@ -377,7 +412,10 @@ internal sealed class Worker
         }
     }
 
-    /// <summary>The id of the last request the worker started, from the scoreboard it writes before running the app.</summary>
+    /// <summary>
+    /// The id of the last request a thread of the worker took from its queue, from the scoreboard it writes before running
+    /// the app: the requests it holds up to that id are running, those above it wait in its queue.
+    /// </summary>
     public uint LastStarted()
     {
         try

@@ -34,7 +34,8 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
         {
             // :: Step 1: Send the request to a worker with a free thread, now or once one is free (the environ as native
             // strings, the body in the frame or as its file)
-            var call = await _pool.DispatchAsync(worker => Open(worker.Connection, environ), aborted);
+            string? spilled = null;
+            var call = await _pool.DispatchAsync(worker => Open(worker, environ, ref spilled), aborted);
             try
             {
                 // :: Step 2: Send each part of the response as the worker produces it
@@ -47,24 +48,70 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
             {
                 // :: Step 3: If the response ended early, the worker closes the app's iterable at its next step
                 call.Stop();
+                DeleteSpilled(spilled);
             }
 
             // The worker was gone before it started the request: another one takes it.
         }
     }
 
-    // The Request frame: the environ as native strings, then the body: in the frame when the bridge buffered it in
-    // memory, or the path of the temporary file it spilled to, which the worker opens itself (a 50 MB upload never
-    // crosses the socket).
-    private static WsgiCall Open(FramedConnection connection, EnvironDictionary environ) =>
-        connection.Open(
-            id => new WsgiCall(connection, id, environ.Context.Request.Path.Value!),
+    // The Request frame, one message of the worker's request queue: the environ as native strings, then the body: in
+    // the frame when the bridge buffered it in memory, or the path of the temporary file it spilled to, which the worker
+    // opens itself (a 50 MB upload never crosses the socket). A body in memory that would make the frame larger than a
+    // message goes by a file of its own, deleted when the request ends.
+    private WsgiCall Open(Worker worker, EnvironDictionary environ, ref string? spilled)
+    {
+        var connection = worker.Connection;
+        var queue = worker.Requests!;
+        var input = environ.Input as FileBufferingReadStream;
+        var bodyFile = input is { InMemory: false } ? input.TempFileName : spilled;
+        var native = NativeEnviron.Build(environ);
+        if (bodyFile is null && input is not null && native.Length + input.Length + 16 > queue.MessageLimit)
+        {
+            bodyFile = spilled = SpillBody(input);
+        }
+
+        if (native.Length + 16 + (bodyFile?.Length ?? 0) * 3 > queue.MessageLimit)
+        {
+            throw new InvalidOperationException(
+                $"The request's environ takes {native.Length} bytes; a worker's request queue takes at most {queue.MessageLimit} " +
+                "(net.core.wmem_max limits it): raise that, or keep Kestrel's limit on request headers.");
+        }
+
+        return connection.Open(
+            id => new WsgiCall(connection, id, environ.Context.Request.Path.Value!, call => _pool.TakeBack(worker, call)),
             call =>
             {
-                var input = environ.Input as FileBufferingReadStream;
-                var spilled = input is { InMemory: false } ? input.TempFileName : null;
-                connection.Send(FrameWriter.Request(call.Id, NativeEnviron.Build(environ), spilled is null ? input : null, spilled));
+                using var frame = FrameWriter.Request(call.Id, native, bodyFile is null ? input : null, bodyFile);
+                if (!queue.TrySend(frame.Span))
+                {
+                    throw new RequestQueueFullException();
+                }
             });
+    }
+
+    private static string SpillBody(FileBufferingReadStream input)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"gatewaybridge-body-{Guid.NewGuid():N}");
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1, FileOptions.None);
+        input.Position = 0;
+        input.CopyTo(file);
+        return path;
+    }
+
+    private static void DeleteSpilled(string? path)
+    {
+        if (path is not null)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
 
     // False when the request must go to another worker.
     private async Task<bool> SendPartsAsync(WsgiCall call, GatewayResponse response, HttpContext context, CancellationToken aborted)

@@ -3,14 +3,15 @@ using System.Diagnostics;
 namespace GatewayBridge.Python;
 
 /// <summary>
-/// Chooses the worker process for each request of one app, and nothing else: requests wait in the bridge's queue until
-/// a serving worker has a free thread, the least loaded first. Its supervisor adds a worker once it is ready and
-/// removes it when it retires or dies; a request a removed worker never started comes back here.
+/// Chooses the worker process for each request of one app, and nothing else: a worker with a free thread, the least
+/// loaded first; while none has one, a WSGI worker is sent a few requests ahead, into its request queue, so that it finds
+/// its next one waiting; beyond that, requests wait in the bridge's queue. A request sent ahead is not tied to its
+/// worker: until a thread of the worker takes it, the pool can take it back (<see cref="RequestQueue"/>), and does as
+/// soon as another worker has a free thread and nothing waits in the bridge's queue. Its supervisor adds a worker once
+/// it is ready and removes it when it retires or dies; the requests a removed worker never took go to the others.
 /// </summary>
 internal sealed class WorkerPool
 {
-    private static readonly long AheadWindow = Stopwatch.Frequency / 10;
-
     private readonly Lock _lock = new();
     private readonly Dictionary<Worker, Load> _serving = [];
     private readonly LinkedList<Waiter> _waiters = [];
@@ -43,10 +44,11 @@ internal sealed class WorkerPool
         }
     }
 
-    /// <summary>A ready worker: from now on it is chosen, and takes the requests waiting for one.</summary>
+    /// <summary>A ready worker: from now on it is chosen, and takes the requests waiting for one (or sent ahead to another).</summary>
     public void Add(Worker worker)
     {
         List<Waiter>? next;
+        Worker? busy;
         lock (_lock)
         {
             if (_stopped || !_serving.TryAdd(worker, new Load()))
@@ -56,12 +58,17 @@ internal sealed class WorkerPool
 
             _accounting.RunnerStarted();
             next = HandOut(worker);
+            busy = next is null ? AheadOfABusyThread() : null;
         }
 
         Send(worker, next);
+        TakeBack(busy, 1);
     }
 
-    /// <summary>The worker is never chosen again (it retires, stops or died); false if it was not being chosen.</summary>
+    /// <summary>
+    /// The worker is never chosen again (it retires, stops or died), and the requests in its queue go to the others;
+    /// false if it was not being chosen.
+    /// </summary>
     public bool Remove(Worker worker)
     {
         lock (_lock)
@@ -77,32 +84,38 @@ internal sealed class WorkerPool
                 _accounting.BusyEnded();
             }
 
-            return true;
+            load.LeaveAhead(_accounting, load.Ahead.Count);
         }
+
+        foreach (var id in worker.Requests?.TakeBack() ?? [])
+        {
+            worker.Connection.FailNeverSent(id, TakenBack(worker));
+        }
+
+        return true;
     }
 
     /// <summary>
-    /// Opens the request on a worker with a free thread (or with room for one more ahead), now or, after waiting in the
-    /// bridge's queue, as soon as one has: the worker that frees a thread opens the next waiting request itself, on its
-    /// reader's thread, so the queue costs no extra thread hop.
+    /// Opens the request on a worker with a free thread, or sends it ahead to one with room in its queue, now or, after
+    /// waiting in the bridge's queue, as soon as one has: the worker that frees a thread opens the next waiting request
+    /// itself, on the thread that heard of it, so the queue costs no extra thread hop.
     /// </summary>
     public ValueTask<T> DispatchAsync<T>(Func<Worker, T> open, CancellationToken cancellationToken)
         where T : FramedCall
     {
         Waiter<T> waiter;
-        Worker? free;
+        Worker? chosen;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
 
-            // While all its threads are busy, a worker is sent up to `depth` requests, so that it finds its next request
-            // waiting and takes several per read (python-load.sh: a bare hello at 1 request ahead per thread ran at 13.5k
-            // req/s, at 3 ahead 19.1k, at 7 ahead 17.9k). Only to a worker that made progress in the last 100 ms: a slow
-            // call does not gather more requests behind it.
-            free = FreeWorker(_threads) ?? FreeWorker(_depth, Stopwatch.GetTimestamp() - AheadWindow);
-            if (free is not null)
+            // Sent ahead while every thread is busy, a request is already in the worker when a thread frees, and a
+            // worker takes several per read of its queue (python-load.sh: a bare hello at 1 request ahead per thread
+            // ran at 13.5k req/s, at 3 ahead 19.1k, at 7 ahead 17.9k).
+            chosen = FreeWorker(_threads) ?? FreeWorker(_depth);
+            if (chosen is not null)
             {
-                Take(free);
+                Take(chosen, enqueued: null);
             }
             else
             {
@@ -114,12 +127,18 @@ internal sealed class WorkerPool
 
         try
         {
-            return new ValueTask<T>(open(free));
+            return new ValueTask<T>(open(chosen));
+        }
+        catch (RequestQueueFullException)
+        {
+            // Its queue had no room (its threads are slow to take what it holds): another worker, or the bridge's queue.
+            Refuse(chosen, waiter: null);
+            return DispatchAsync(open, cancellationToken);
         }
         catch
         {
             // The request never reached it (its first frame could not be built): the worker's thread is free again.
-            Release(free, served: false);
+            Release(chosen, served: false);
             throw;
         }
     }
@@ -154,32 +173,152 @@ internal sealed class WorkerPool
         waiter.Cancel(token);
     }
 
-    // Under the lock: a worker with fewer than `limit` requests, the least loaded first; when sending ahead, only one that
-    // made progress since `progressSince` (a timestamp).
-    private Worker? FreeWorker(int limit, long progressSince = long.MinValue)
+    /// <summary>
+    /// Takes the call back from its worker's queue if no thread of the worker has taken it (its client left): true if it
+    /// was there, and then it never reaches the app. The requests taken back with it go to a worker again.
+    /// </summary>
+    public bool TakeBack(Worker worker, FramedCall call)
+    {
+        var found = false;
+        foreach (var id in TakeBackIds(worker, int.MaxValue))
+        {
+            found |= id == call.Id;
+            worker.Connection.FailNeverSent(id, TakenBack(worker));
+        }
+
+        return found;
+    }
+
+    // A worker with a free thread and nothing waiting for it in the bridge takes the oldest request sent ahead to a busy
+    // one: a request never waits behind another worker's slow call while this one is free.
+    private void TakeBack(Worker? busy, int most)
+    {
+        if (busy is null)
+        {
+            return;
+        }
+
+        foreach (var id in TakeBackIds(busy, most))
+        {
+            // It fails as never sent, and its request dispatches it again: to the worker with the free thread.
+            busy.Connection.FailNeverSent(id, TakenBack(busy));
+        }
+    }
+
+    private List<uint> TakeBackIds(Worker worker, int most)
+    {
+        if (worker.Requests is not { } queue)
+        {
+            return [];
+        }
+
+        lock (_lock)
+        {
+            var ids = queue.TakeBack(most);
+            if (ids.Count > 0 && _serving.TryGetValue(worker, out var load))
+            {
+                load.InFlight -= ids.Count;
+                load.LeaveAhead(_accounting, ids.Count);
+                if (load.InFlight == 0)
+                {
+                    _accounting.BusyEnded();
+                }
+            }
+
+            return ids;
+        }
+    }
+
+    private static TransportFailure TakenBack(Worker worker) => TransportFailure.Worker(worker.Pid, "had not taken it yet") with { NeverSent = true };
+
+    // Under the lock: a worker with fewer than `limit` requests and room in its queue, the least loaded first, and of
+    // those the one that finished a call last (its memory is warm).
+    private Worker? FreeWorker(int limit)
     {
         Worker? best = null;
-        var bestLoad = 0;
+        Load? bestLoad = null;
         foreach (var (worker, load) in _serving)
         {
-            if (!worker.Exited.IsCompleted && load.InFlight < limit && load.Progress >= progressSince && (best is null || load.InFlight < bestLoad))
+            if (!worker.Exited.IsCompleted && load.InFlight < limit && !load.Full
+                && (bestLoad is null || load.InFlight < bestLoad.InFlight || (load.InFlight == bestLoad.InFlight && load.Progress > bestLoad.Progress)))
             {
                 best = worker;
-                bestLoad = load.InFlight;
+                bestLoad = load;
             }
         }
 
         return best;
     }
 
-    // Under the lock: the worker takes a request; a worker with one or more is busy.
-    private void Take(Worker worker)
+    // Under the lock: a worker holding requests beyond its threads (sent ahead, perhaps behind a slow call), or none.
+    private Worker? AheadOfABusyThread()
+    {
+        foreach (var (worker, load) in _serving)
+        {
+            if (load.InFlight > _threads && worker.Requests is not null)
+            {
+                return worker;
+            }
+        }
+
+        return null;
+    }
+
+    // Under the lock: the worker takes a request; one sent ahead of a free thread counts as queued until a thread frees.
+    private void Take(Worker worker, long? enqueued)
     {
         var load = _serving[worker];
         if (load.InFlight++ == 0)
         {
-            load.Progress = Stopwatch.GetTimestamp();
             _accounting.BusyStarted();
+        }
+
+        if (load.InFlight > _threads)
+        {
+            load.Ahead.Enqueue(enqueued ?? _accounting.Enqueue());
+        }
+        else if (enqueued is { } waited)
+        {
+            _accounting.Dequeue(waited);
+        }
+    }
+
+    // The worker's queue had no room for a request it was given: it is sent nothing until one of its calls ends, and the
+    // request (a waiter, or one dispatched directly) is counted as it was before it was given.
+    private void Refuse(Worker worker, Waiter? waiter)
+    {
+        lock (_lock)
+        {
+            if (!_serving.TryGetValue(worker, out var load))
+            {
+                return;
+            }
+
+            load.Full = true;
+            if (--load.InFlight == 0)
+            {
+                _accounting.BusyEnded();
+            }
+
+            if (load.InFlight >= _threads && load.Ahead.Count > 0)
+            {
+                // It was counted as sent ahead: a waiter goes on counting as queued; a direct request stops.
+                load.Ahead.Dequeue();
+                if (waiter is null)
+                {
+                    _accounting.Leave();
+                }
+            }
+            else if (waiter is not null)
+            {
+                // It had been counted as started: it waits again.
+                _ = _accounting.Enqueue();
+            }
+
+            if (waiter is not null)
+            {
+                waiter.Node = _waiters.AddFirst(waiter);
+            }
         }
     }
 
@@ -189,6 +328,8 @@ internal sealed class WorkerPool
     private void Release(Worker worker, bool served)
     {
         List<Waiter>? next;
+        Worker? busy = null;
+        var free = 0;
         lock (_lock)
         {
             if (!_serving.TryGetValue(worker, out var load))
@@ -201,26 +342,40 @@ internal sealed class WorkerPool
                 _accounting.BusyEnded();
             }
 
+            if (load.Ahead.Count > 0 && load.InFlight - load.Ahead.Count < _threads)
+            {
+                // A request sent ahead now has the thread.
+                _accounting.Dequeue(load.Ahead.Dequeue());
+            }
+
             if (served)
             {
+                load.Full = false;
                 load.Progress = Stopwatch.GetTimestamp();
             }
 
             next = HandOut(worker);
+            if (next is null && load.InFlight < _threads)
+            {
+                busy = AheadOfABusyThread();
+                free = _threads - load.InFlight;
+            }
         }
 
         Send(worker, next);
+        TakeBack(busy, free);
     }
 
-    // Under the lock: takes waiting requests for the worker's free threads (opened by Send once the lock is released).
+    // Under the lock: takes waiting requests for the worker's free threads and its queue (opened by Send once the lock
+    // is released).
     private List<Waiter>? HandOut(Worker worker)
     {
         List<Waiter>? next = null;
-        while (_serving[worker].InFlight < _depth && _waiters.First is { } first)
+        var load = _serving[worker];
+        while (load.InFlight < _depth && !load.Full && _waiters.First is { } first)
         {
             _waiters.RemoveFirst();
-            _accounting.Dequeue(first.Value.Enqueued);
-            Take(worker);
+            Take(worker, first.Value.Enqueued);
             (next ??= []).Add(first.Value);
         }
 
@@ -233,9 +388,14 @@ internal sealed class WorkerPool
     {
         foreach (var waiter in waiters ?? [])
         {
-            if (!waiter.Send(worker))
+            switch (waiter.Send(worker))
             {
-                Release(worker, served: false);
+                case SendResult.Failed:
+                    Release(worker, served: false);
+                    break;
+                case SendResult.Full:
+                    Refuse(worker, waiter);
+                    break;
             }
         }
     }
@@ -253,6 +413,8 @@ internal sealed class WorkerPool
                 {
                     _accounting.BusyEnded();
                 }
+
+                load.LeaveAhead(_accounting, load.Ahead.Count);
             }
 
             _serving.Clear();
@@ -269,11 +431,37 @@ internal sealed class WorkerPool
 
     private sealed class Load
     {
-        /// <summary>Requests the worker has been given and not finished.</summary>
+        /// <summary>Requests the worker has been given and not finished, those in its queue included.</summary>
         public int InFlight;
 
-        /// <summary>When it last took its first request or finished one (a timestamp).</summary>
+        /// <summary>When each request sent ahead of a free thread was sent (or started to wait in the bridge), oldest first.</summary>
+        public readonly Queue<long> Ahead = new();
+
+        /// <summary>When it last finished a call (a timestamp).</summary>
         public long Progress;
+
+        /// <summary>Its queue refused a request: nothing is sent to it until one of its calls ends.</summary>
+        public bool Full;
+
+        // Requests sent ahead that left its queue without a thread of it taking them: they count as queued no more.
+        public void LeaveAhead(QueueAccounting accounting, int count)
+        {
+            for (var i = 0; i < count && Ahead.TryDequeue(out _); i++)
+            {
+                accounting.Leave();
+            }
+        }
+    }
+
+    private enum SendResult
+    {
+        Sent,
+
+        /// <summary>Its first frame could not be built: the request has failed.</summary>
+        Failed,
+
+        /// <summary>The worker's queue had no room: the request waits again.</summary>
+        Full,
     }
 
     private abstract class Waiter(long enqueued)
@@ -282,8 +470,8 @@ internal sealed class WorkerPool
 
         public LinkedListNode<Waiter>? Node { get; set; }
 
-        /// <summary>Opens the waiting request on <paramref name="worker"/>, on the thread that freed it; false if it could not be opened.</summary>
-        public abstract bool Send(Worker worker);
+        /// <summary>Opens the waiting request on <paramref name="worker"/>, on the thread that freed it.</summary>
+        public abstract SendResult Send(Worker worker);
 
         public abstract void Cancel(CancellationToken token);
 
@@ -297,17 +485,21 @@ internal sealed class WorkerPool
         // no lock then): no thread-pool hop for a request that waited.
         public TaskCompletionSource<T> Completion { get; } = new();
 
-        public override bool Send(Worker worker)
+        public override SendResult Send(Worker worker)
         {
             T call;
             try
             {
                 call = open(worker);
             }
+            catch (RequestQueueFullException)
+            {
+                return SendResult.Full;
+            }
             catch (Exception ex)
             {
                 Completion.TrySetException(ex);
-                return false;
+                return SendResult.Failed;
             }
 
             if (!Completion.TrySetResult(call))
@@ -316,7 +508,7 @@ internal sealed class WorkerPool
                 call.Abandon();
             }
 
-            return true;
+            return SendResult.Sent;
         }
 
         public override void Cancel(CancellationToken token) => Completion.TrySetCanceled(token);

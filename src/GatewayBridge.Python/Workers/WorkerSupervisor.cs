@@ -49,13 +49,13 @@ internal sealed class WorkerSupervisor
 
         // An ASGI worker's loop serves many requests at once; it is sent up to a thousand (uvicorn has no limit by
         // default), the least loaded worker first. A WSGI worker runs Threads at once, and is sent up to three more per
-        // thread while they are busy, so that it finds its next request waiting.
+        // thread into its request queue while they are busy, so that it finds its next request waiting.
         var threads = asgi ? AsgiConcurrency : options.Threads ?? 1;
         Pool = new WorkerPool(threads, asgi ? threads : 4 * threads, accounting);
 
         // At least a minute to connect and load the app, or the call timeout if longer.
         var startTimeout = options.Timeout is { } timeout && timeout > TimeSpan.FromMinutes(1) ? timeout : TimeSpan.FromMinutes(1);
-        _settings = new WorkerSettings(appSpec, (traceback, scoreboard) => Config(validate, threads, pythonLogLevel, traceback, scoreboard), startTimeout, options.GracefulTimeout, asgi);
+        _settings = new WorkerSettings(appSpec, files => Config(validate, threads, pythonLogLevel, files), startTimeout, options.GracefulTimeout, asgi);
         _events = new WorkerEvents(OnRetireAsked, worker => Pool.Release(worker), OnExited);
     }
 
@@ -142,7 +142,7 @@ internal sealed class WorkerSupervisor
         return worker;
     }
 
-    private byte[] Config(bool validate, int threads, int logLevel, string tracebackFile, string scoreboard) =>
+    private byte[] Config(bool validate, int threads, int logLevel, WorkerFiles files) =>
         JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object?>
         {
             ["proof"] = _runtime.HostToken,
@@ -154,8 +154,9 @@ internal sealed class WorkerSupervisor
             ["max_memory"] = _options.MaxWorkerMemory,
             ["graceful_timeout"] = _options.GracefulTimeout.TotalSeconds,
             ["log_level"] = logLevel,
-            ["traceback_file"] = tracebackFile,
-            ["scoreboard"] = scoreboard,
+            ["traceback_file"] = files.Traceback,
+            ["scoreboard"] = files.Scoreboard,
+            ["request_limit"] = files.RequestLimit,
         });
 
     // The worker asks to go. One past MaxRequests serves on until its replacement is ready, so the pool never has fewer

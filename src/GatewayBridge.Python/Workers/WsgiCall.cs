@@ -19,6 +19,7 @@ internal sealed class WsgiCall : FramedCall
         new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
 
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Func<WsgiCall, bool>? _takeBack;
     private long _outstanding;
     private long _lastProgress;
     private volatile bool _stopped;
@@ -27,9 +28,14 @@ internal sealed class WsgiCall : FramedCall
     // completes the call, and must not take an answered call for one the worker still runs.
     private volatile bool _ended;
 
-    public WsgiCall(FramedConnection connection, uint id, string path)
+    // True once the worker sent a frame for it: it has taken the request.
+    private volatile bool _taken;
+
+    /// <summary>A call whose <paramref name="takeBack"/> takes it back from the worker's queue if no thread there has taken it (true if it did).</summary>
+    public WsgiCall(FramedConnection connection, uint id, string path, Func<WsgiCall, bool>? takeBack = null)
         : base(connection, id, path)
     {
+        _takeBack = takeBack;
     }
 
     public ChannelReader<WsgiResponsePart> Parts => _parts.Reader;
@@ -71,6 +77,7 @@ internal sealed class WsgiCall : FramedCall
 
     public override bool OnFrame(FrameType type, byte flags, ReadOnlySpan<byte> payload)
     {
+        _taken = true;
         Progress();
         switch (type)
         {
@@ -180,9 +187,10 @@ internal sealed class WsgiCall : FramedCall
     public void Stop()
     {
         _stopped = true;
-        if (!_ended)
+        if (!_ended && (_taken || _takeBack?.Invoke(this) != true))
         {
-            // The app's close() now runs: it gets the timeout of its own.
+            // The app's close() now runs: it gets the timeout of its own. (A request still in the worker's queue was
+            // taken back instead, and never reaches the app.)
             Progress();
             Connection.Send(FrameWriter.Frame(FrameType.Cancel, Id));
         }

@@ -71,7 +71,7 @@ public class ProtocolErrorTests
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(python: o => o.Python = Path.Combine(venv, "bin", "python3")));
 
             Assert.Contains("speaks version 99 of the worker protocol", error.Message, StringComparison.Ordinal);
-            Assert.Contains("this host speaks version 1", error.Message, StringComparison.Ordinal);
+            Assert.Contains($"this host speaks version {WorkerProtocol.Version}", error.Message, StringComparison.Ordinal);
             Assert.Contains("gatewaybridge/protocol.py", error.Message, StringComparison.Ordinal);
         }
         finally
@@ -80,17 +80,19 @@ public class ProtocolErrorTests
         }
     }
 
-    public static TheoryData<string, byte[], string> BadFramesFromTheHost => new()
+    public static TheoryData<string, byte[], bool, string> BadFramesFromTheHost => new()
     {
-        { "a credit for a request never sent", Frames.Bytes(FrameWriter.Count(FrameType.Credit, 7, 1024)), "request 7, which was never sent" },
-        { "a request shorter than its layout", Frames.Bytes(FrameWriter.Frame(FrameType.Request, 1, [1, 0, 0])), "shorter than its layout" },
-        { "a frame no worker is sent", Frames.Bytes(FrameWriter.Frame(FrameType.Response, 1)), "which this side is never sent" },
-        { "an ASGI frame to a WSGI worker", Frames.Bytes(FrameWriter.Frame(FrameType.AsgiDisconnect, 1)), "which a WSGI worker is never sent" },
+        { "a credit for request 0", Frames.Bytes(FrameWriter.Count(FrameType.Credit, 0, 1024)), false, "request 0, which is never sent" },
+        { "a request on the connection", Frames.Bytes(FrameWriter.Request(1, "REQUEST_METHOD\0GET", null, null)), false, "never sent on its connection" },
+        { "a request shorter than its layout", Frames.Bytes(FrameWriter.Frame(FrameType.Request, 1, [1, 0, 0])), true, "shorter than its layout" },
+        { "a queue message that is not a request", Frames.Bytes(FrameWriter.Frame(FrameType.Cancel, 1)), true, "not one whole REQUEST" },
+        { "a frame no worker is sent", Frames.Bytes(FrameWriter.Frame(FrameType.Response, 1)), false, "which this side is never sent" },
+        { "an ASGI frame to a WSGI worker", Frames.Bytes(FrameWriter.Frame(FrameType.AsgiDisconnect, 1)), false, "which a WSGI worker is never sent" },
     };
 
     [Theory]
     [MemberData(nameof(BadFramesFromTheHost))]
-    public async Task AHostThatBreaksTheProtocol_EndsTheWorker_WithStatus4(string what, byte[] frame, string message)
+    public async Task AHostThatBreaksTheProtocol_EndsTheWorker_WithStatus4(string what, byte[] frame, bool viaQueue, string message)
     {
         using var folder = new TempFolder();
         var socketPath = Path.Combine(folder.Path, "s");
@@ -104,14 +106,23 @@ public class ProtocolErrorTests
         start.Environment["PYTHONPATH"] = PythonTestHost.AppsFolder;
         using var worker = Process.Start(start)!;
         using var connection = await listener.AcceptAsync();
-        var config = Encoding.UTF8.GetBytes("""{"proof": "host-secret", "app": "worker_apps:router", "threads": 1}""");
-        await connection.SendAsync(Frames.Bytes(FrameWriter.Json(FrameType.Config, config)));
+        using var queue = new RequestQueue();
+        var config = Encoding.UTF8.GetBytes($$"""{"proof": "host-secret", "app": "worker_apps:router", "threads": 1, "request_limit": {{queue.MessageLimit}}}""");
+        UnixSockets.SendWithDescriptor(connection, Frames.Bytes(FrameWriter.Json(FrameType.Config, config)), queue.WorkerEnd);
 
-        await connection.SendAsync(frame);
+        if (viaQueue)
+        {
+            Assert.True(queue.TrySend(frame));
+        }
+        else
+        {
+            await connection.SendAsync(frame);
+        }
+
         var stderr = await worker.StandardError.ReadToEndAsync();
         await worker.WaitForExitAsync();
 
-        Assert.True(worker.ExitCode == 4, $"{what}: the worker exited with {worker.ExitCode}");
+        Assert.True(worker.ExitCode == 4, $"{what}: the worker exited with {worker.ExitCode}: {stderr}");
         Assert.Contains("broke the worker protocol", stderr, StringComparison.Ordinal);
         Assert.Contains(message, stderr, StringComparison.Ordinal);
     }

@@ -26,7 +26,7 @@ public class ProtocolRoundTripTests
     private static readonly Dictionary<string, (Func<byte[]> Frame, string Fields)> AllCases = new()
     {
         ["HELLO"] = (() => Frames.Bytes(FrameWriter.Hello("s3cr3t", "/tmp/shim/gatewaybridge/protocol.py")),
-            """{"version":1,"secret":"s3cr3t","module":"/tmp/shim/gatewaybridge/protocol.py"}"""),
+            $$"""{"version":{{WorkerProtocol.Version}},"secret":"s3cr3t","module":"/tmp/shim/gatewaybridge/protocol.py"}"""),
         ["READY"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Ready, """{"executable":"/usr/bin/python3","module":"/m/protocol.py","pid":42,"python":"3.11.2","version":1}"""u8)),
             """{"json":{"executable":"/usr/bin/python3","module":"/m/protocol.py","pid":42,"python":"3.11.2","version":1}}"""),
         ["FAILED"] = (() => Frames.Bytes(FrameWriter.Text(FrameType.Failed, 0, "Traceback (most recent call last):\n  ModuleNotFoundError: no ü")),

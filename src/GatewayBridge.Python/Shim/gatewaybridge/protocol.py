@@ -9,11 +9,12 @@ sides can build and read every type, so a test can send the host's frames throug
 import json
 import os
 import select
+import socket
 import struct
 import sys
 import threading
 
-VERSION = 1
+VERSION = 2
 HEADER = struct.Struct("<IBBI")
 MAX_PAYLOAD = 16 * 1024 * 1024  # on both sides (WorkerProtocol in Protocol/FrameType.cs); a longer frame is a protocol error
 WINDOW = 256 * 1024  # response bytes a call may have on their way before the host grants more
@@ -124,6 +125,17 @@ def encode_request(environ, body_kind, body):
     if body_kind == FILE_BODY:
         body = body.encode("utf-8")
     return U32.pack(len(environ)) + environ + bytes((body_kind,)) + (body or b"")
+
+
+def decode_request_message(message, size):
+    """A message of a worker's request queue: (call id, environ, body kind, body), the body a view into message (valid
+    until the next message is read into it)."""
+    if size < HEADER.size:
+        raise ProtocolError(f"a request queue message of {size} bytes, shorter than a frame's header")
+    length, kind, _, call_id = HEADER.unpack_from(message)
+    if kind != REQUEST or length != size - HEADER.size or call_id == 0:
+        raise ProtocolError(f"a request queue message that is not one whole REQUEST (type {kind}, {length} bytes of payload in {size})")
+    return (call_id, *decode_request(message[HEADER.size:size]))
 
 
 def decode_request(payload):
@@ -367,6 +379,26 @@ def _check(kind, length, expected):
         raise ProtocolError(f"a frame of type {kind}, which this side is never sent")
     if length > MAX_PAYLOAD:
         raise ProtocolError(f"a frame of {length} bytes of payload; the most is {MAX_PAYLOAD}")
+
+
+def receive_config(sock):
+    """The host's answer to HELLO, read straight from the socket before a Connection reads anything: (type, flags, id,
+    payload, descriptors), the descriptors passed with it (a WSGI worker's request queue)."""
+    header, descriptors, _, _ = socket.recv_fds(sock, HEADER.size, 1)
+    header += _receive_exactly(sock, HEADER.size - len(header))
+    length, kind, flags, call_id = HEADER.unpack(header)
+    _check(kind, length, FROM_HOST)
+    return kind, flags, call_id, _receive_exactly(sock, length), descriptors
+
+
+def _receive_exactly(sock, size):
+    data = b""
+    while len(data) < size:
+        more = sock.recv(size - len(data))
+        if not more:
+            raise HostGone()
+        data += more
+    return data
 
 
 class Connection:

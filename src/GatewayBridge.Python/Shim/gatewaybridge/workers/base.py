@@ -36,6 +36,8 @@ class Config:
         self.log_level = values.get("log_level", 20)
         self.traceback_file = values.get("traceback_file")
         self.scoreboard = values.get("scoreboard")
+        self.request_limit = values.get("request_limit", 0)
+        self.requests = None  # a WSGI worker's request queue, the socket passed with CONFIG
 
 
 def connect():
@@ -49,11 +51,13 @@ def connect():
     connection = protocol.Connection(sock)
     connection.send(HELLO, 0, 0, protocol.encode_hello(secret, protocol.__file__))
     connection.flush()
-    kind, _, _, payload = connection.next_frame()
+    kind, _, _, payload, descriptors = protocol.receive_config(sock)
     config = Config(protocol.decode_json(payload) if kind == CONFIG else {})
     if not hmac.compare_digest(config.proof.encode(), host_secret):
         # Whoever answered is not the host that started this worker.
         raise SystemExit("gatewaybridge worker: the connection did not come from the host that started this worker; refused.")
+    if descriptors:
+        config.requests = socket.socket(fileno=descriptors[0])
     return connection, config
 
 
@@ -172,6 +176,8 @@ class Worker:
     def _in_child(self):
         self.forked = True
         self.connection.sock.close()
+        if self.config.requests is not None:
+            self.config.requests.close()
 
 
 def resident_bytes():

@@ -1,11 +1,11 @@
-"""The threaded WSGI worker (Threads > 1, gunicorn's gthread model): the main thread reads frames and queues each
-request for a pool of threads; a request waiting for credit waits on its own condition, which the main thread
-notifies."""
+"""The threaded WSGI worker (Threads > 1, gunicorn's gthread model): each thread takes its next request from the queue
+itself, when it is free (blocking in the kernel, the GIL released), and runs it; the main thread reads the host's
+frames: a request waiting for credit waits on its own condition, which the main thread notifies."""
 
+import socket
 import threading
-from collections import deque
 
-from gatewaybridge.protocol import REQUEST, STOP, HostGone
+from gatewaybridge.protocol import STOP, HostGone
 from gatewaybridge.workers.wsgi import Request, WsgiWorker
 
 
@@ -43,9 +43,6 @@ class ThreadWorker(WsgiWorker):
 
     def run(self):
         self.ready()
-        self.queue = deque()
-        self.stopping = False
-        self.queue_ready = threading.Condition(self.lock)
         threads = [threading.Thread(target=self._serve, name=f"GatewayBridge worker thread {i + 1}", daemon=True)
                    for i in range(self.config.threads)]
         for thread in threads:
@@ -55,25 +52,17 @@ class ThreadWorker(WsgiWorker):
                 frame = self.receive()
                 if frame[0] == STOP:
                     break
-                if frame[0] == REQUEST:
-                    with self.lock:
-                        self.queue.append(frame)
-                        self.queue_ready.notify()
-                else:
-                    self.control(frame)
+                self.control(frame)
         except HostGone:
             pass
-        finally:
-            with self.lock:
-                self.stopping = True
-                self.queue_ready.notify_all()
-        # STOP means "finish what was received": the threads answer the requests still queued, while the credit and
-        # the cancels for them keep coming in.
+        # STOP means "finish what was received": the threads take what the queue still holds, and once it is empty
+        # its shutdown ends their wait; the credit and the cancels for their requests keep coming in meanwhile.
+        self.queue.shutdown(socket.SHUT_RD)
         try:
             while any(thread.is_alive() for thread in threads):
                 if self.connection.readable(0.05):
                     frame = self.receive()
-                    if frame[0] != REQUEST and frame[0] != STOP:
+                    if frame[0] != STOP:
                         self.control(frame)
         except HostGone:
             pass
@@ -82,16 +71,12 @@ class ThreadWorker(WsgiWorker):
         return 0
 
     def _serve(self):
+        message = memoryview(bytearray(self.config.request_limit))
         while True:
+            size = self.queue.recv_into(message)
+            if size == 0:
+                return
+            frame = self.decode(message, size)
             with self.lock:
-                while not self.queue and not self.stopping:
-                    self.queue_ready.wait()
-                if not self.queue:
-                    return
-                # Taken in the order the requests came, under the lock the main thread's cancels take too.
-                frame = self.queue.popleft()
                 request = self.take(frame[2])
-            if request is not None:
-                self.serve_request(request, frame)
-            else:
-                self.connection.flush()
+            self.serve_request(request, frame)

@@ -1,7 +1,7 @@
-"""What the two WSGI workers share (sync.py, gthread.py): a REQUEST frame run through wsgi.Server, its steps sent back
-as RESPONSE, FILE and ERROR frames within the credit the host grants, write(), wsgi.errors lines and logging records
-as LOG frames of the request, and the host's CREDIT, CANCEL and DONE for it. How a request waits for credit is each
-worker's own (its Request class)."""
+"""What the two WSGI workers share (sync.py, gthread.py): a REQUEST taken from the worker's request queue run through
+wsgi.Server, its steps sent back as RESPONSE, FILE and ERROR frames within the credit the host grants, write(),
+wsgi.errors lines and logging records as LOG frames of the request, and the host's CREDIT, CANCEL and DONE for it. When
+a request is taken (a thread free to run it) and how it waits for credit is each worker's own."""
 
 import os
 import threading
@@ -49,44 +49,41 @@ class WsgiWorker(base.Worker):
         self.requests = {}  # the requests started and not yet done with
         self.local = threading.local()
         self.board = None
-        self.opened = 0  # the last request id received: ids only grow
+        self.queue = config.requests  # the requests no thread has taken yet (docs/worker-protocol.md)
         self.last_started = 0
-        self.cancelled_early = set()  # ids cancelled before they started: answered without running the app
 
     def load(self):
         app = super().load()
         return apps.validated(app) if self.config.validate else app
 
     def ready(self):
+        if self.queue is None or not self.config.request_limit:
+            raise protocol.ProtocolError("a CONFIG without the worker's request queue (a descriptor, and its request_limit)")
         self.board = self.scoreboard()
         super().ready()
 
     def receive(self):
-        """The next frame from the host, with the protocol's rule on ids applied to it; a REQUEST's payload comes
-        decoded (environ, body kind, body), so that a malformed one ends the worker here, on its main thread."""
+        """The next frame on the connection (requests come by the queue, never here)."""
         frame = self.connection.next_frame()
-        kind, flags, call_id, payload = frame
-        if kind == REQUEST:
-            if call_id <= self.opened:
-                raise protocol.ProtocolError(f"request {call_id} after request {self.opened}: ids only grow")
-            self.opened = call_id
-            return kind, flags, call_id, protocol.decode_request(payload)
-        elif kind not in (CREDIT, CANCEL, DONE, STOP):
-            raise protocol.ProtocolError(f"a frame of type {kind}, which a WSGI worker is never sent")
-        elif kind != STOP and (call_id == 0 or call_id > self.opened):
-            raise protocol.ProtocolError(f"a frame of type {kind} for request {call_id}, which was never sent")
+        kind, _, call_id, _ = frame
+        if kind not in (CREDIT, CANCEL, DONE, STOP):
+            raise protocol.ProtocolError(f"a frame of type {kind}, which a WSGI worker is never sent on its connection")
+        if kind != STOP and call_id == 0:
+            raise protocol.ProtocolError(f"a frame of type {kind} for request 0, which is never sent")
         return frame
 
+    def decode(self, message, size):
+        """A message of the request queue as a frame: (REQUEST, 0, id, (environ, body kind, body))."""
+        call_id, environ, body_kind, body = protocol.decode_request_message(message, size)
+        return REQUEST, 0, call_id, (environ, body_kind, body)
+
     def control(self, frame):
-        """CREDIT, CANCEL or DONE for a request; a late one, for a request that is over, is ignored."""
+        """CREDIT, CANCEL or DONE for a request; one for a request that is over (a late one) or not taken here yet (the
+        host cancels a request it could not take back as a thread of this worker took it) is ignored."""
         kind, _, call_id, payload = frame
         with self.lock:
-            # Under the lock that take() holds: a request is either not taken yet (a cancel is kept for it) or registered.
             request = self.requests.get(call_id)
             if request is None:
-                if kind == CANCEL and call_id > self.last_started:
-                    # Sent ahead and cancelled before it started: the app never sees it.
-                    self.cancelled_early.add(call_id)
                 return
         if kind == DONE:
             self._release(request)
@@ -96,18 +93,14 @@ class WsgiWorker(base.Worker):
             request.cancel()
 
     def take(self, request_id):
-        """Starts the request: returns its Request, or None if it was cancelled before it started (it is answered then,
-        without the app). Called under the lock by a worker that takes requests from more than one thread."""
-        # Requests are taken in the order they came (the host sends them in id order), so the last one taken tells the
-        # host, should this worker die, which of those it sent ahead never started and can go to another worker.
-        # Shared memory: no system call.
-        self.last_started = request_id
-        if self.board is not None:
-            U32.pack_into(self.board, 0, request_id)
-        if request_id in self.cancelled_early:
-            self.cancelled_early.discard(request_id)
-            self.connection.send(RESPONSE, END, request_id)
-            return None
+        """Starts the request taken from the queue: returns its Request. Called under the lock by a worker that takes
+        requests from more than one thread."""
+        # The queue gives requests in the order the host sent them (ids grow), so the highest one taken tells the host's
+        # watchdog which of those it holds are running. Shared memory: no system call.
+        if request_id > self.last_started:
+            self.last_started = request_id
+            if self.board is not None:
+                U32.pack_into(self.board, 0, request_id)
         request = self.requests[request_id] = self.request_class(request_id)
         return request
 
