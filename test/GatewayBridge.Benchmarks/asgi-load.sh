@@ -6,8 +6,8 @@
 # (every process of it, from /proc) and, from one round under perf, its system calls and context switches per
 # request. Then: a native endpoint's latency beside CPU-bound ASGI work, and 1,000 concurrent long polls (FastAPI,
 # 10 s each) with the memory they take. BEFORE_BIN=<an earlier build's GatewayBridge.Benchmarks> runs that build's
-# servers in the same rounds. Bounded: (ROUNDS + 2) x 2 scenarios x 3 servers x DURATION s, plus about 50 s of the
-# rest: about three minutes.
+# servers in the same rounds. Bounded: (WARMUP + (ROUNDS + 1) x DURATION) s x 2 scenarios x 3 servers, plus about 50 s of the
+# rest: about four minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh

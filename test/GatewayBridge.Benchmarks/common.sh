@@ -30,6 +30,8 @@ wait_for_server() { # port
 python_load_setup() {
   DURATION="${DURATION:-3}"
   ROUNDS="${ROUNDS:-5}"
+  # .NET's tiered JIT keeps compiling for about ten seconds of load: the first run of each server is that long.
+  WARMUP="${WARMUP:-10}"
   CONNECTIONS="${CONNECTIONS:-16}"
   PYTHON=/usr/bin/python3
   APPS=test/GatewayBridge.Benchmarks/python
@@ -71,10 +73,10 @@ cpu_snapshot() { local p; for p in "$@"; do [ -r "/proc/$p/stat" ] && echo "$p $
 
 # One wrk run against a server, with the CPU its processes spent meanwhile (from /proc, every process of the server):
 # "req/s, µs of CPU per request in all, in the first process (the host, or the Python server's master), in the rest".
-measure() { # name port [path]
+measure() { # name port [path] [seconds]
   local root=${ROOT[$1]} port=$2 path=${3:-/} out requests
   cpu_snapshot $(tree_pids "$root") > "$WORK/cpu-before"
-  out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$port$path")
+  out=$(wrk -t1 -c"$CONNECTIONS" -d"${4:-$DURATION}s" "http://127.0.0.1:$port$path")
   cpu_snapshot $(tree_pids "$root") > "$WORK/cpu-after"
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then echo "errors from $1: $out" >&2; fi
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -112,7 +114,7 @@ profile() { # name port [path]
 compare_servers() { # scenario port-of-each-server...: PORT[name] set by the caller
   local scenario=$1 server round
   declare -A RESULTS=()
-  for server in "${SERVERS[@]}"; do measure "$server" "${PORT[$server]}" >/dev/null; done # warm-up
+  for server in "${SERVERS[@]}"; do measure "$server" "${PORT[$server]}" / "$WARMUP" >/dev/null; done # warm-up
   for round in $(seq 1 "$ROUNDS"); do
     local order=("${SERVERS[@]}")
     (( round % 2 )) || order=($(printf '%s\n' "${SERVERS[@]}" | tac))

@@ -8,7 +8,8 @@
 # order of the servers and figures are medians over rounds, since this VM's speed drifts. Then: a CPU-bound app in 1
 # and in 2 workers; a native endpoint's latency while the workers are saturated; each worker's resident memory.
 # BEFORE_BIN=<an earlier build's GatewayBridge.Benchmarks> runs that build's servers in the same rounds.
-# Bounded: (ROUNDS + 2) x 3 scenarios x 4 servers x DURATION s, plus about 45 s of the rest: about four minutes.
+# Bounded: (WARMUP + (ROUNDS + 1) x DURATION) s x 3 scenarios x 4 servers (5 in the bare one: plain Kestrel as a
+# reference), plus about 45 s of the rest: about six minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=common.sh
@@ -34,21 +35,26 @@ start_uwsgi() { # name port app; --http11-socket keeps connections alive, as eve
   uwsgi --http11-socket "127.0.0.1:$2" --plugin python3 --master --die-on-term --processes 2 --chdir "$APPS" \
     --module "${3%%:*}" --callable "${3##*:}" --disable-logging >/dev/null 2>&1 & started "$1"
 }
-start_server() { # name port app: inproc, workers, gunicorn, uwsgi, or inproc-before and workers-before from BEFORE_BIN
+start_kestrel() { # name port app: plain Kestrel's hello (ASP.NET Core middleware, no Python), what the host's share starts from
+  "$BIN" serve plain "$2" >/dev/null 2>&1 & started "$1"
+}
+start_server() { # name port app: inproc, workers, gunicorn, uwsgi, kestrel, or inproc-before and workers-before from BEFORE_BIN
   case $1 in
     *-before) "start_${1%-before}" "$1" "$2" "$3" "$BEFORE_BIN" ;;
     *) "start_$1" "$1" "$2" "$3" ;;
   esac
 }
 
-SERVERS=(inproc workers gunicorn uwsgi)
-[ -n "$BEFORE_BIN" ] && SERVERS=(inproc inproc-before workers workers-before gunicorn uwsgi)
+PYTHON_SERVERS=(inproc workers gunicorn uwsgi)
+[ -n "$BEFORE_BIN" ] && PYTHON_SERVERS=(inproc inproc-before workers workers-before gunicorn uwsgi)
 REFERENCE=uwsgi REFERENCE2=gunicorn
 echo "CPU per request: user + system time of every process of the server (first: the host, or the master; rest: the"
 echo "workers), from /proc; sys/req and ctx/req: system calls and context switches per request (first+rest), from perf."
 port=5300
 for scenario in bare:bench_apps:hello flask:bench_apps:flask_app lazy:bench_apps:lazy_hello; do
   name=${scenario%%:*}; app=${scenario#*:}
+  SERVERS=("${PYTHON_SERVERS[@]}")
+  [ "$name" = bare ] && SERVERS+=(kestrel)
   declare -A PORT=()
   for server in "${SERVERS[@]}"; do
     port=$((port + 1)); PORT[$server]=$port

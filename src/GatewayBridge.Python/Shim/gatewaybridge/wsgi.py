@@ -43,7 +43,19 @@ class Server:
             "wsgi.multiprocess": multiprocess,
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+            "SERVER_SOFTWARE": SERVER_SOFTWARE,
         }
+        # wsgi.errors: one per thread, flushed at the end of each request (each line goes out as it is written, as
+        # the request that wrote it; building one per request cost a lock and a stream each time).
+        self.local = threading.local()
+
+    def errors(self):
+        """This thread's wsgi.errors."""
+        writer = getattr(self.local, "errors", None)
+        if writer is None:
+            writer = self.local.errors = _LineWriter(self.channel.errors_line, "<wsgi.errors>")
+        return writer
 
     def start(self, app, call_id, environ_text, body, body_length, body_path):
         """Runs the app up to its first body bytes (or to its end, for a list)."""
@@ -67,11 +79,18 @@ class Server:
 
     @staticmethod
     def resume(call):
-        """The next non-empty chunk of a lazy body, or its end."""
+        """The next non-empty chunk of a lazy body, or its end. A first chunk that is all the Content-Length the app
+        declared is the whole body (Flask's and Django's responses are such iterables): the iterable's end is taken
+        at once, and the response goes out in one step, as a list's does."""
         try:
+            if call.pending is not None:
+                chunk, call.pending = call.pending, None
+                return None, chunk, CHUNK, call
             for chunk in call.iterator:
                 _check_chunk(chunk)
                 if chunk:
+                    if not call.headers_sent and len(chunk) == call.declared_length():
+                        return call.whole(chunk)
                     return call.due_head(), chunk, CHUNK, call
             return call.due_head(), b"", END, call.close()
         except BaseException:
@@ -92,16 +111,15 @@ class _Call:
     """One request: start_response's state machine and the app's result."""
 
     __slots__ = ("server", "id", "environ", "input", "errors", "status", "headers", "headers_sent", "result", "iterator",
-                 "closed")
+                 "closed", "pending")
 
     def __init__(self, server, call_id, environ_text, body, body_length, body_path):
         self.server = server
         self.id = call_id
-        items = environ_text.split("\0")
-        environ = self.environ = dict(zip(items[0::2], items[1::2]))
+        items = iter(environ_text.split("\0"))
+        environ = self.environ = dict(zip(items, items))
         environ.update(server.keys)
         environ["RAW_URI"] = environ["REQUEST_URI"]
-        environ["SERVER_SOFTWARE"] = SERVER_SOFTWARE
         if body_path is not None:
             self.input = open(body_path, "rb")
         elif body is not None:
@@ -110,14 +128,14 @@ class _Call:
             self.input = io.BytesIO()
         # The call keeps its own references: middleware may replace these in the environ with wrappers.
         environ["wsgi.input"] = self.input
-        environ["wsgi.errors"] = self.errors = _LineWriter(server.channel.errors_line, "<wsgi.errors>")
-        environ["wsgi.file_wrapper"] = FileWrapper
+        environ["wsgi.errors"] = self.errors = server.errors()
         self.status = None
         self.headers = None
         self.headers_sent = False
         self.result = None
         self.iterator = None
         self.closed = False
+        self.pending = None
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None:
@@ -167,6 +185,23 @@ class _Call:
             parts.append(name)
             parts.append(value)
         return "\0".join(parts)
+
+    def declared_length(self):
+        """The Content-Length the app declared, or None."""
+        for name, value in self.headers or ():
+            if len(name) == 14 and name.lower() == "content-length":
+                return int(value) if value.isdigit() else None
+        return None
+
+    def whole(self, chunk):
+        """The step for a lazy body whose first chunk is all of it: the iterable's end and close() come first; a chunk
+        past the declared length (the app's error) goes out after it, as it would have."""
+        for more in self.iterator:
+            _check_chunk(more)
+            if more:
+                self.pending = more
+                return self.due_head(), chunk, CHUNK, self
+        return self.due_head(), chunk, WHOLE, self.close()
 
     def send_file(self, wrapper):
         head = self.due_head()
