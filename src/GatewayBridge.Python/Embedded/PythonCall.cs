@@ -15,12 +15,12 @@ namespace GatewayBridge.Python;
 internal sealed class PythonCall
 {
     // Two parts in flight at most: a slow client holds the Python thread back (with the GIL released) rather than
-    // letting a streaming app fill memory. The request takes each part on the Python thread that posts it, GIL and all:
-    // it only writes to Kestrel and returns at the first wait, and a hop to a thread-pool thread cost more than that
-    // (python-load.sh, in-process: 5.5 context switches per request with the hop, 1.6 without; releasing the GIL around
-    // the write instead measured worse, 2.5 switches and more CPU).
+    // letting a streaming app fill memory. The request takes each part on a thread-pool thread: taking it on the Python
+    // thread that posts it, GIL and all, saved context switches (5.5 per request to 1.6) but cost more CPU and
+    // throughput than the switches did (python-load.sh, same session: Flask 185-200 against 177 µs per request, 5.6k
+    // against 7.4k req/s), since the Python thread then did Kestrel's work under the GIL.
     private readonly Channel<WsgiResponsePart> _parts = Channel.CreateBounded<WsgiResponsePart>(
-        new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
+        new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
 
     private static long s_lastId;
 
