@@ -79,7 +79,7 @@ internal sealed class AsgiRequestHandler : IGatewayRequestHandler
         AsgiCall call;
         try
         {
-            call = await _server.OpenAsync(new AsgiRequest(context, scriptName, pathInfo, false, hasBody ? (byte)0 : FrameFlags.Empty, _logger), aborted);
+            call = await _server.OpenAsync(new AsgiRequest(context, scriptName, pathInfo, false, hasBody ? (byte)0 : FrameFlags.Empty, _appSpec, _logger), aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

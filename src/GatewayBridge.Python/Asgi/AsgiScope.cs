@@ -12,7 +12,7 @@ namespace GatewayBridge.Python;
 internal static class AsgiScope
 {
     /// <summary>The AsgiHttp or WsConnect frame that opens the call: the scope's fields and the request's headers.</summary>
-    public static FrameBuilder Frame(HttpContext context, string rootPath, string pathInfo, bool websocket, uint callId, byte flags)
+    public static FrameBuilder Frame(HttpContext context, string rootPath, string pathInfo, bool websocket, uint callId, byte flags, (string Parent, string? State)? trace = null)
     {
         var request = context.Request;
         var connection = context.Connection;
@@ -36,16 +36,31 @@ internal static class AsgiScope
             connection.LocalIpAddress is null ? "" : EnvironFormat.Port(connection.LocalPort),
             websocket ? Native(request.Headers[HeaderNames.SecWebSocketProtocol].ToString()) : "",
         ];
-        return FrameWriter.Scope(websocket ? FrameType.WsConnect : FrameType.AsgiHttp, callId, flags, fields, Headers(request.Headers));
+        return FrameWriter.Scope(websocket ? FrameType.WsConnect : FrameType.AsgiHttp, callId, flags, fields, Headers(request.Headers, trace));
     }
 
-    private static IEnumerable<(string, string)> Headers(IHeaderDictionary headers)
+    // The request's headers; a traced request's traceparent and tracestate are the app span's (PythonTracing).
+    private static IEnumerable<(string, string)> Headers(IHeaderDictionary headers, (string Parent, string? State)? trace)
     {
         foreach (var (name, values) in headers)
         {
+            if (trace is not null && (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+
             foreach (var value in values)
             {
                 yield return (name, Native(value ?? ""));
+            }
+        }
+
+        if (trace is { } t)
+        {
+            yield return ("traceparent", t.Parent);
+            if (t.State is { Length: > 0 } state)
+            {
+                yield return ("tracestate", Native(state));
             }
         }
     }

@@ -42,7 +42,7 @@ internal sealed class AsgiWebSocketSession : IDisposable
         AsgiCall call;
         try
         {
-            call = await _server.OpenAsync(new AsgiRequest(_context, scriptName, pathInfo, true, 0, _logger), aborted);
+            call = await _server.OpenAsync(new AsgiRequest(_context, scriptName, pathInfo, true, 0, _appSpec, _logger), aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -20,11 +21,32 @@ internal interface IAsgiServer
 }
 
 /// <summary>An ASGI request or WebSocket on its way to a server: what its call and its scope are made of.</summary>
-internal sealed record AsgiRequest(HttpContext Context, string RootPath, string PathInfo, bool WebSocket, byte Flags, ILogger Logger)
+internal sealed record AsgiRequest(HttpContext Context, string RootPath, string PathInfo, bool WebSocket, byte Flags, string AppSpec, ILogger Logger)
 {
-    /// <summary>Opens the call on <paramref name="connection"/>, its scope in its first frame.</summary>
-    public AsgiCall Open(FramedConnection connection) =>
-        connection.Open(
-            id => new AsgiCall(connection, id, Context.Request.Path.Value!, WebSocket, Logger),
-            call => connection.Send(AsgiScope.Frame(Context, RootPath, PathInfo, WebSocket, call.Id, Flags)));
+    /// <summary>
+    /// Opens the call on <paramref name="connection"/> (a worker's: <paramref name="workerPid"/>), its scope in its first
+    /// frame; its time in the app is a span, whose traceparent the app gets.
+    /// </summary>
+    public AsgiCall Open(FramedConnection connection, int? workerPid = null)
+    {
+        var request = PythonTracing.RequestSpan(Context);
+        var span = PythonTracing.Start("python.app", request, AppSpec);
+        if (workerPid is { } pid)
+        {
+            PythonTracing.Worker(span, pid);
+        }
+
+        var trace = PythonTracing.Headers(span, request);
+        try
+        {
+            return connection.Open(
+                id => new AsgiCall(connection, id, Context.Request.Path.Value!, WebSocket, Logger) { Span = span },
+                call => connection.Send(AsgiScope.Frame(Context, RootPath, PathInfo, WebSocket, call.Id, Flags, trace)));
+        }
+        catch
+        {
+            span?.Stop();
+            throw;
+        }
+    }
 }

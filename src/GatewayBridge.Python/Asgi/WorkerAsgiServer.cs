@@ -9,7 +9,23 @@ internal sealed class WorkerAsgiServer(WorkerPool pool) : IAsgiServer
     {
         while (true)
         {
-            var call = await pool.DispatchAsync(worker => request.Open(worker.Connection), cancellationToken);
+            var queued = PythonTracing.Start("python.queue", PythonTracing.RequestSpan(request.Context), request.AppSpec);
+            AsgiCall call;
+            try
+            {
+                call = await pool.DispatchAsync(
+                    worker =>
+                    {
+                        PythonTracing.Worker(queued, worker.Pid);
+                        return request.Open(worker.Connection, worker.Pid);
+                    },
+                    cancellationToken);
+            }
+            finally
+            {
+                queued?.Stop();
+            }
+
             if (!call.NeverSent)
             {
                 return call;

@@ -11,14 +11,16 @@ namespace GatewayBridge.Python;
 internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
 {
     private readonly PyObject _app;
+    private readonly string _appSpec;
     private readonly EmbeddedPythonHost _host;
     private readonly int _queueLimit;
     private readonly ILogger _logger;
     private PythonThreads? _threads;
 
-    public EmbeddedAppInvoker(PyObject app, EmbeddedPythonHost host, int queueLimit, ILogger logger)
+    public EmbeddedAppInvoker(PyObject app, string appSpec, EmbeddedPythonHost host, int queueLimit, ILogger logger)
     {
         _app = app;
+        _appSpec = appSpec;
         _host = host;
         _queueLimit = queueLimit;
         _logger = logger;
@@ -40,7 +42,8 @@ internal sealed class EmbeddedAppInvoker : IGatewayAppInvoker
 
         // :: Step 1: Hand the request to a Python thread (the environ as native strings, the body as bytes or a file)
         var body = EmbeddedRequestBody.From(environ.Input);
-        var call = new PythonCall(_app, NativeEnviron.Build(environ), body, _logger, path, aborted);
+        var request = PythonTracing.RequestSpan(environ.Context);
+        var call = new PythonCall(_app, _appSpec, NativeEnviron.Build(environ), body, _logger, path, request, PythonTracing.Start("python.queue", request, _appSpec), aborted);
         try
         {
             Threads.Enqueue(call);

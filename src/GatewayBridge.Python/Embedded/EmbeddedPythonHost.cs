@@ -24,6 +24,7 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
     private readonly Lock _lock = new();
     private readonly List<EmbeddedAsgiServer> _asgiServers = [];
     private PythonInterpreter? _python;
+    private readonly List<(string AppSpec, string Interface)> _apps = [];
     private PythonThreads? _threads;
     private bool _stopped;
 
@@ -63,6 +64,11 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
                 using var spec = new PyString(appSpec);
                 var app = python.LoadApp.Invoke(spec);
                 _logger.AppLoaded(appSpec);
+                lock (_lock)
+                {
+                    _apps.Add((appSpec, kind.ToLowerInvariant()));
+                }
+
                 if (!validate)
                 {
                     return app;
@@ -101,6 +107,30 @@ internal sealed class EmbeddedPythonHost : IHostedLifecycleService, IDisposable
         }
 
         return server;
+    }
+
+    /// <summary>The apps loaded in the host's interpreter, and their interface ("wsgi" or "asgi").</summary>
+    public IReadOnlyList<(string AppSpec, string Interface)> Apps
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _apps];
+            }
+        }
+    }
+
+    /// <summary>The Python threads, once a WSGI app's first request has started them; null before.</summary>
+    public PythonThreads? StartedThreads
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _threads;
+            }
+        }
     }
 
     /// <summary>The ASGI calls in flight on the host's loops.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -25,16 +26,23 @@ internal sealed class PythonCall
     private static long s_lastId;
 
     private readonly PyObject _app;
-    private readonly string _environ;
+    private readonly Activity? _request;
+    private readonly Activity? _queued;
+    private readonly string _appSpec;
+    private string _environ;
     private readonly EmbeddedRequestBody _body;
     private readonly CancellationToken _aborted;
     private readonly ILogger _logger;
     private readonly PathString _path;
     private volatile bool _stopped;
 
-    public PythonCall(PyObject app, string environ, EmbeddedRequestBody body, ILogger logger, PathString path, CancellationToken aborted)
+    /// <summary>A call of the app <paramref name="appSpec"/>; its wait for a thread is the span <paramref name="queued"/>, a child of <paramref name="request"/>.</summary>
+    public PythonCall(PyObject app, string appSpec, string environ, EmbeddedRequestBody body, ILogger logger, PathString path, Activity? request, Activity? queued, CancellationToken aborted)
     {
         _app = app;
+        _appSpec = appSpec;
+        _request = request;
+        _queued = queued;
         _environ = environ;
         _body = body;
         _aborted = aborted;
@@ -69,6 +77,9 @@ internal sealed class PythonCall
     public void Run(PythonInterpreter python)
     {
         PyObject? resumable = null;
+        _queued?.Stop();
+        var span = PythonTracing.Start("python.app", _request, _appSpec);
+        _environ = NativeEnviron.WithTrace(_environ, PythonTracing.Headers(span, _request));
         try
         {
             if (IsStopped)
@@ -99,6 +110,7 @@ internal sealed class PythonCall
         }
         finally
         {
+            span?.Stop();
             PythonHostSink.CurrentCall = null;
             if (resumable is not null)
             {

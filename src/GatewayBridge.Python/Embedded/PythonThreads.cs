@@ -38,6 +38,15 @@ internal sealed class PythonThreads
         }
     }
 
+    /// <summary>The threads that run app code.</summary>
+    public int Count => _threads.Length;
+
+    /// <summary>The threads running app code now.</summary>
+    public int Busy => _busy.Count(b => b);
+
+    /// <summary>Calls waiting for a thread.</summary>
+    public int Queued => _queue.Count;
+
     /// <summary>Whether a new request of an app whose <c>QueueLimit</c> is <paramref name="limit"/> may be admitted: the host's apps share the threads.</summary>
     public bool HasRoomWithin(int limit) => _queue.Accounting.HasRoomWithin(limit);
 

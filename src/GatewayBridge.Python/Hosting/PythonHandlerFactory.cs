@@ -24,11 +24,11 @@ internal static class PythonHandlerFactory
             // A body kept in memory travels in the request's frame; one that spills goes by its file's path.
             ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MemoryBufferThreshold, WorkerProtocol.MaxPayload / 2, "GatewayOptions.MemoryBufferThreshold (for a Python app in worker processes)");
             var pool = services.GetRequiredService<PythonWorkers>().Start(appSpec, validate, options.QueueLimit, asgi: false).Pool;
-            return GatewayHandlerFactory.Create(services, options, (_, logger) => new WorkerAppInvoker(pool, logger));
+            return GatewayHandlerFactory.Create(services, options, (_, logger) => new WorkerAppInvoker(pool, appSpec, logger));
         }
 
         var app = host.LoadApp(appSpec, validate);
-        return GatewayHandlerFactory.Create(services, options, (_, logger) => new EmbeddedAppInvoker(app, host, options.QueueLimit, logger));
+        return GatewayHandlerFactory.Create(services, options, (_, logger) => new EmbeddedAppInvoker(app, appSpec, host, options.QueueLimit, logger));
     }
 
     /// <summary>The handler behind <c>UsePythonAsgiApp</c> and <c>MapPythonAsgiApp</c>: the app's loop in the host's interpreter, or its workers.</summary>

@@ -74,6 +74,21 @@ internal static partial class PythonLoggingExtensions
     [LoggerMessage(233, LogLevel.Error, "The ASGI loop of {AppSpec} in the host's interpreter broke the worker protocol ({Message}); its requests failed, and it takes no more.")]
     public static partial void PythonLoopProtocolError(this ILogger logger, string appSpec, string message);
 
+    [LoggerMessage(234, LogLevel.Information, "The template of {AppSpec} (pid {TemplatePid}) has imported it: its workers are forked from it.")]
+    public static partial void TemplateReady(this ILogger logger, string appSpec, int templatePid);
+
+    [LoggerMessage(235, LogLevel.Error, "The template of {AppSpec} (pid {TemplatePid}) exited with {ExitStatus}; a new one is started.")]
+    public static partial void TemplateExited(this ILogger logger, string appSpec, int templatePid, string exitStatus);
+
+    [LoggerMessage(236, LogLevel.Error, "A new template of {AppSpec} could not start (pid {TemplatePid}): {Message}; the workers go on serving.\n{PythonTraceback}")]
+    public static partial void TemplateStartFailed(this ILogger logger, string appSpec, int templatePid, string message, string pythonTraceback);
+
+    [LoggerMessage(237, LogLevel.Information, "{Path} changed: the workers of {AppSpec} are replaced with the new code.")]
+    public static partial void SourceChanged(this ILogger logger, string path, string appSpec);
+
+    [LoggerMessage(238, LogLevel.Error, "The code of {AppSpec} changed but does not load; the running workers go on serving. {Message}")]
+    public static partial void ReloadFailed(this ILogger logger, string appSpec, string message);
+
     [LoggerMessage(240, LogLevel.Error, "{Method} {Path}: the Python ASGI app {AppSpec} failed; {Outcome}.")]
     public static partial void AsgiAppFailed(this ILogger logger, string method, PathString path, string appSpec, string outcome, Exception exception);
 

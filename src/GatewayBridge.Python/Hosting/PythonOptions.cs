@@ -55,10 +55,42 @@ public sealed class PythonOptions
     public int MaxRequestsJitter { get; set; }
 
     /// <summary>
-    /// A worker whose resident memory passes this many bytes after a request is replaced once its requests are done.
-    /// <see langword="null"/> sets no limit. The default value is <see langword="null"/>.
+    /// A worker whose own memory (USS: the pages no other process shares, from <c>/proc/&lt;pid&gt;/smaps_rollup</c>) passes
+    /// this many bytes after a request is replaced once its requests are done. Pages a preloaded worker still shares with
+    /// its template do not count. <see langword="null"/> sets no limit. The default value is <see langword="null"/>.
     /// </summary>
     public long? MaxWorkerMemory { get; set; }
+
+    /// <summary>
+    /// Imports each app once, in a template process, and forks its workers from it (gunicorn's <c>--preload</c>): the
+    /// pages of the app's code and data stay shared between the workers (the template calls <c>gc.freeze()</c> so the
+    /// garbage collector does not touch them), and a replacement worker starts in milliseconds. A reload starts a new
+    /// template with the new code first. Only for <see cref="Workers"/> ≥ 1. The default value is <see langword="false"/>.
+    /// </summary>
+    public bool Preload { get; set; }
+
+    /// <summary>
+    /// A function, as <c>module:function</c>, that each worker calls with no arguments once it has the app, before it
+    /// serves: what must not be shared between forked workers (database connections, random seeds) is opened there.
+    /// One that raises fails the worker's start. Only for <see cref="Workers"/> ≥ 1. The default value is
+    /// <see langword="null"/>.
+    /// </summary>
+    public string? PostFork { get; set; }
+
+    /// <summary>
+    /// Replaces the workers with freshly imported code whenever a <c>*.py</c> file (or one matching
+    /// <see cref="ReloadIncludes"/>) under <see cref="PythonPath"/> changes, as <c>gunicorn --reload</c> and
+    /// <c>uvicorn --reload</c> do; a change that does not import leaves the running workers serving and logs why. For
+    /// development; only for <see cref="Workers"/> ≥ 1 (the host's interpreter cannot unload modules). The default
+    /// value is <see langword="false"/>.
+    /// </summary>
+    public bool Reload { get; set; }
+
+    /// <summary>
+    /// File name patterns (<c>*.html</c>, <c>settings.toml</c>) whose change reloads too, beside <c>*.py</c>. The
+    /// default value is an empty list.
+    /// </summary>
+    public IList<string> ReloadIncludes { get; } = new List<string>();
 
     /// <summary>
     /// How long a worker being replaced or stopped may take to finish its requests (and run its <c>atexit</c>
@@ -88,5 +120,16 @@ public sealed class PythonOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(GracefulTimeout, TimeSpan.Zero, "PythonOptions.GracefulTimeout");
+        if (Workers == 0 && (Reload || Preload))
+        {
+            throw new InvalidOperationException(
+                $"PythonOptions.{(Reload ? "Reload" : "Preload")} needs worker processes: the host's own interpreter cannot unload or fork an app's " +
+                "modules. Set PythonOptions.Workers to 1 or more (--workers 1 in the serve tool).");
+        }
+
+        if (PostFork is { } hook && (!hook.Contains(':', StringComparison.Ordinal) || Workers == 0))
+        {
+            throw new ArgumentException($"PythonOptions.PostFork names a function as module:function, for worker processes (Workers ≥ 1), not '{hook}'.", "PythonOptions.PostFork");
+        }
     }
 }

@@ -44,6 +44,12 @@ internal enum FrameType : byte
     /// <summary>The ASGI app returned: the call's last frame.</summary>
     DoneApp = 12,
 
+    /// <summary>A template forked the worker the host asked for: JSON with its secret and pid.</summary>
+    Forked = 13,
+
+    /// <summary>A worker a template forked has ended: JSON with its pid and exit status (128 + the signal, as .NET's).</summary>
+    Exited = 14,
+
     // Host to Python server.
 
     /// <summary>The answer to Hello: JSON with the host's proof and what to load and how.</summary>
@@ -63,6 +69,9 @@ internal enum FrameType : byte
 
     /// <summary>Finish what was received, then exit (a worker) or return (the host's ASGI loop).</summary>
     Stop = 25,
+
+    /// <summary>To a template: fork a worker (JSON with its secret); its stdout and stderr go with the frame (<c>SCM_RIGHTS</c>).</summary>
+    Fork = 26,
 
     /// <summary>An ASGI HTTP request (opens a call): the scope's fields (flag Empty: no body follows).</summary>
     AsgiHttp = 30,
@@ -147,12 +156,12 @@ internal static class WorkerProtocol
     public const int Fragment = 64 * 1024;
 
     /// <summary>Whether a frame of <paramref name="type"/> is one a Python server sends.</summary>
-    public static bool IsFromServer(FrameType type) => type is >= FrameType.Hello and <= FrameType.DoneApp or >= FrameType.AsgiStart and <= FrameType.WsClose;
+    public static bool IsFromServer(FrameType type) => type is >= FrameType.Hello and <= FrameType.Exited or >= FrameType.AsgiStart and <= FrameType.WsClose;
 
     /// <summary>Whether a frame of <paramref name="type"/> is one the host sends.</summary>
-    public static bool IsFromHost(FrameType type) => type is >= FrameType.Config and <= FrameType.Stop or >= FrameType.AsgiHttp and <= FrameType.WsDisconnect;
+    public static bool IsFromHost(FrameType type) => type is >= FrameType.Config and <= FrameType.Fork or >= FrameType.AsgiHttp and <= FrameType.WsDisconnect;
 
     /// <summary>Whether a frame of <paramref name="type"/> belongs to a call (its id names one), rather than to the connection.</summary>
     public static bool IsCallFrame(FrameType type) => type is not (FrameType.Hello or FrameType.Ready or FrameType.Failed or FrameType.Log
-        or FrameType.Retire or FrameType.Goodbye or FrameType.Config or FrameType.Stop);
+        or FrameType.Retire or FrameType.Goodbye or FrameType.Config or FrameType.Stop or FrameType.Fork or FrameType.Forked or FrameType.Exited);
 }

@@ -16,7 +16,13 @@ internal abstract class FramedCall
 
     public FramedConnection Connection { get; }
 
+    /// <summary>When the call was opened (a Stopwatch timestamp), for the status page's "for how long".</summary>
+    public long Opened { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public uint Id { get; }
+
+    /// <summary>Its span in the app (<see cref="PythonTracing"/>), stopped when the call ends.</summary>
+    public System.Diagnostics.Activity? Span { get; set; }
 
     /// <summary>The request's path, for the log.</summary>
     public string Path { get; }

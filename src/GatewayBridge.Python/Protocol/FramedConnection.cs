@@ -81,6 +81,7 @@ internal sealed class FramedConnection : IDisposable
         if (failed is not null)
         {
             call.Fail(failed with { NeverSent = true });
+            call.Span?.Stop();
         }
 
         return call;
@@ -102,6 +103,7 @@ internal sealed class FramedConnection : IDisposable
             if (_calls.TryRemove(id, out var call))
             {
                 call.Fail(neverStarted?.Invoke(call) == true ? failure with { NeverSent = true } : failure);
+                call.Span?.Stop();
             }
         }
     }
@@ -112,6 +114,7 @@ internal sealed class FramedConnection : IDisposable
         if (_calls.TryRemove(id, out var call))
         {
             call.Fail(failure with { NeverSent = true });
+            call.Span?.Stop();
         }
     }
 
@@ -124,20 +127,28 @@ internal sealed class FramedConnection : IDisposable
         }
 
         call.Fail(failure);
+
+        call.Span?.Stop();
         return true;
     }
 
     /// <summary>
-    /// Sends a frame with a copy of <paramref name="descriptor"/> for the server (a worker's request queue goes with its
-    /// Config), before reading starts.
+    /// Sends a frame with copies of <paramref name="descriptors"/> for the server (a worker's request queue goes with
+    /// its Config; a new worker's stdout and stderr with a template's Fork). Not while a backlog waits: the frame would
+    /// pass it.
     /// </summary>
-    public void SendWithDescriptor(FrameBuilder frame, SafeHandle descriptor)
+    public void SendWithDescriptors(FrameBuilder frame, params ReadOnlySpan<SafeHandle> descriptors)
     {
         using (frame)
         {
             lock (_sendLock)
             {
-                UnixSockets.SendWithDescriptor(_socket, frame.Span, descriptor);
+                if (_backlog.Count > 0)
+                {
+                    throw new InvalidOperationException("A frame with descriptors cannot pass frames still waiting to be sent.");
+                }
+
+                UnixSockets.SendWithDescriptors(_socket, frame.Span, descriptors);
             }
         }
     }
@@ -286,6 +297,7 @@ internal sealed class FramedConnection : IDisposable
         else if (_calls.TryGetValue(id, out var call) && call.OnFrame(type, flags, payload) && _calls.TryRemove(id, out _))
         {
             call.Complete();
+            call.Span?.Stop();
             ended(call);
         }
     }

@@ -62,20 +62,27 @@ internal static class UnixSockets
         }
     }
 
-    /// <summary>Sends <paramref name="data"/> with a copy of <paramref name="descriptor"/> for the process at the other end.</summary>
-    public static unsafe void SendWithDescriptor(Socket socket, ReadOnlySpan<byte> data, SafeHandle descriptor)
+    /// <summary>Sends <paramref name="data"/> with copies of <paramref name="descriptors"/> for the process at the other end.</summary>
+    public static unsafe void SendWithDescriptors(Socket socket, ReadOnlySpan<byte> data, params ReadOnlySpan<SafeHandle> descriptors)
     {
-        var added = false;
-        descriptor.DangerousAddRef(ref added);
+        // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } then the ints, padded to 8 bytes.
+        var header = sizeof(nuint) + 8;
+        var length = header + (4 * descriptors.Length);
+        var space = (length + 7) & ~7;
+        var control = stackalloc byte[space];
+        new Span<byte>(control, space).Clear();
+        *(nuint*)control = (nuint)length;
+        *(int*)(control + sizeof(nuint)) = SolSocket;
+        *(int*)(control + sizeof(nuint) + 4) = ScmRights;
+        var added = new bool[descriptors.Length];
         try
         {
-            // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } and one int: CMSG_SPACE(4) = 24 bytes.
-            var control = stackalloc byte[24];
-            new Span<byte>(control, 24).Clear();
-            *(nuint*)control = (nuint)(sizeof(nuint) + 8 + sizeof(int));
-            *(int*)(control + sizeof(nuint)) = SolSocket;
-            *(int*)(control + sizeof(nuint) + 4) = ScmRights;
-            *(int*)(control + sizeof(nuint) + 8) = (int)descriptor.DangerousGetHandle();
+            for (var i = 0; i < descriptors.Length; i++)
+            {
+                descriptors[i].DangerousAddRef(ref added[i]);
+                *(int*)(control + header + (4 * i)) = (int)descriptors[i].DangerousGetHandle();
+            }
+
             fixed (byte* bytes = data)
             {
                 var sent = 0;
@@ -85,9 +92,9 @@ internal static class UnixSockets
                     var message = new MessageHeader { Vectors = &vector, VectorCount = 1 };
                     if (sent == 0)
                     {
-                        // The descriptor goes with the first byte only.
+                        // The descriptors go with the first byte only.
                         message.Control = control;
-                        message.ControlLength = 24;
+                        message.ControlLength = (nuint)space;
                     }
 
                     var result = SendMessage(socket.SafeHandle, &message, MsgNoSignal);
@@ -108,9 +115,12 @@ internal static class UnixSockets
         }
         finally
         {
-            if (added)
+            for (var i = 0; i < descriptors.Length; i++)
             {
-                descriptor.DangerousRelease();
+                if (added[i])
+                {
+                    descriptors[i].DangerousRelease();
+                }
             }
         }
     }

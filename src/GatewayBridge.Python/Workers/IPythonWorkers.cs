@@ -14,4 +14,18 @@ public interface IPythonWorkers
     /// <param name="cancellationToken">Stops waiting (the workers already replaced stay replaced).</param>
     /// <returns>A task that completes when every worker has been replaced.</returns>
     Task ReloadAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Starts one more worker for each app and keeps it from now on, as gunicorn's master does on SIGTTIN.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting for the new workers to be ready.</param>
+    /// <returns>A task that completes when each app's new worker serves.</returns>
+    Task AddWorkerAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Retires one worker of each app that has more than one, as gunicorn's master does on SIGTTOU: it takes nothing new,
+    /// finishes what it holds and exits, and is not replaced.
+    /// </summary>
+    /// <returns>How many workers were retired.</returns>
+    int RemoveWorker();
 }

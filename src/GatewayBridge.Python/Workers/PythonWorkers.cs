@@ -24,6 +24,7 @@ internal sealed class PythonWorkers : IHostedLifecycleService, IPythonWorkers, I
     private readonly List<WorkerSupervisor> _supervisors = [];
     private readonly CancellationTokenSource _stopping = new();
     private WorkerRuntime? _runtime;
+    private SourceWatcher? _watcher;
     private Task? _stop;
 
     public PythonWorkers(IOptions<PythonOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory? meterFactory = null)
@@ -57,7 +58,7 @@ internal sealed class PythonWorkers : IHostedLifecycleService, IPythonWorkers, I
     {
         var runtime = EnsureStarted();
         var accounting = new QueueAccounting(queueLimit, _gatewayMetrics, _metrics.Workers, _metrics.BusyWorkers);
-        var pythonPath = _options.PythonPath.Select(p => Path.GetFullPath(p, _contentRoot)).ToList();
+        var pythonPath = PythonPathFolders();
         var supervisor = new WorkerSupervisor(runtime, _options, pythonPath, appSpec, validate, asgi, accounting, _metrics, _pythonLogLevel, _loggers, _logger);
 
         // Mounting happens while the host is configured, before anything serves: waiting here is what lets a bad app
@@ -69,6 +70,30 @@ internal sealed class PythonWorkers : IHostedLifecycleService, IPythonWorkers, I
         }
 
         return supervisor;
+    }
+
+    private List<string> PythonPathFolders() => _options.PythonPath.Select(p => Path.GetFullPath(p, _contentRoot)).ToList();
+
+    // A source file changed (PythonOptions.Reload): every app's workers are replaced with the new code; code that does
+    // not import leaves them serving, and the next change tries again.
+    private async Task OnSourceChangedAsync(string path)
+    {
+        foreach (var supervisor in Supervisors)
+        {
+            _logger.SourceChanged(path, supervisor.AppSpec);
+            try
+            {
+                await supervisor.ReloadAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex)
+            {
+                _logger.ReloadFailed(supervisor.AppSpec, ex.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     private WorkerRuntime EnsureStarted()
@@ -95,6 +120,11 @@ internal sealed class PythonWorkers : IHostedLifecycleService, IPythonWorkers, I
             }
 
             _logger.WorkersStarting(installation.Version, installation.Executable, _options.Workers, _options.Threads ?? 1);
+            if (_options.Reload)
+            {
+                _watcher = new SourceWatcher(PythonPathFolders(), _options.ReloadIncludes, OnSourceChangedAsync, _logger);
+            }
+
             return _runtime;
         }
     }
@@ -130,6 +160,18 @@ internal sealed class PythonWorkers : IHostedLifecycleService, IPythonWorkers, I
         }
     }
 
+    /// <inheritdoc/>
+    public async Task AddWorkerAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var supervisor in Supervisors)
+        {
+            await supervisor.AddWorkerAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public int RemoveWorker() => Supervisors.Count(s => s.RemoveWorker());
+
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -155,6 +197,7 @@ internal sealed class PythonWorkers : IHostedLifecycleService, IPythonWorkers, I
 
     private async Task StopAllAsync(List<WorkerSupervisor> supervisors, TimeSpan grace)
     {
+        _watcher?.Dispose();
         await Task.WhenAll(supervisors.Select(s => s.StopAsync(grace))).ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
         _runtime?.Dispose();

@@ -19,6 +19,7 @@ namespace GatewayBridge.Python;
 internal sealed class Worker
 {
     private const int SigUsr1 = 10;
+    private const int SigKill = 9;
 
     private readonly WorkerRuntime _runtime;
     private readonly WorkerSettings _settings;
@@ -30,13 +31,16 @@ internal sealed class Worker
     private readonly string _tracebackFile;
     private readonly string _scoreboard;
     private readonly Lock _connectionLock = new();
+    private readonly WorkerTemplate? _template;
     private Process? _process;
     private FramedConnection? _connection;
     private int _served;
     private int _limitReported;
 
-    public Worker(WorkerRuntime runtime, WorkerSettings settings, WorkerEvents events, string name, int requestLimit, ILoggerFactory loggers, ILogger logger)
+    // template: the template it is forked from (a preloaded app), or null to start a process of its own.
+    public Worker(WorkerRuntime runtime, WorkerSettings settings, WorkerEvents events, string name, int requestLimit, ILoggerFactory loggers, ILogger logger, WorkerTemplate? template = null)
     {
+        _template = template;
         _runtime = runtime;
         _settings = settings;
         _events = events;
@@ -56,6 +60,9 @@ internal sealed class Worker
     public string Name { get; }
 
     public int Pid { get; private set; }
+
+    /// <summary>When it started serving.</summary>
+    public DateTimeOffset? ServingSince { get; private set; }
 
     /// <summary>Its state, and why.</summary>
     public WorkerLife Life { get; } = new();
@@ -78,25 +85,21 @@ internal sealed class Worker
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var secret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
-        var start = new ProcessStartInfo(_runtime.Installation.Executable)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(_runtime.WorkerScript);
-        start.Environment["GATEWAYBRIDGE_SOCKET"] = _runtime.SocketPath;
-        start.Environment["GATEWAYBRIDGE_WORKER_TOKEN"] = secret;
-        start.Environment["GATEWAYBRIDGE_HOST_TOKEN"] = _runtime.HostToken;
-        start.Environment.Remove("PYTHONSTARTUP");
         await File.WriteAllBytesAsync(_scoreboard, new byte[4096], cancellationToken).ConfigureAwait(false);
 
         var connection = _runtime.ExpectConnection(secret);
-        Process process;
         try
         {
-            process = _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{start.FileName}'.");
+            if (_template is null)
+            {
+                _process = WorkerProcess.Start(_runtime, secret, _loggers, OnExit);
+                Pid = _process.Id;
+            }
+            else
+            {
+                // Forked from the template of a preloaded app: the same secret, proof and connection as a started worker.
+                Pid = await _template.ForkAsync(secret, OnForkedExit, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -104,26 +107,7 @@ internal sealed class Worker
             throw;
         }
 
-        Pid = process.Id;
         _runtime.ExpectPid(secret, Pid);
-
-        // stdin at its end, as gunicorn's workers have it; stdout and stderr logged a line at a time.
-        process.StandardInput.Close();
-        var stdout = _loggers.CreateLogger(PythonHostSink.StdoutCategory);
-        var stderr = _loggers.CreateLogger(PythonHostSink.StderrCategory);
-        process.OutputDataReceived += (_, line) => { if (line.Data is { } text) { stdout.WorkerStdout(Pid, text); } };
-        process.ErrorDataReceived += (_, line) => { if (line.Data is { } text) { stderr.WorkerStderr(Pid, text); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        // The Exited event, not WaitForExitAsync: that also waits for the end of stdout and stderr, which a child
-        // the app started keeps open after the worker is gone.
-        process.Exited += (_, _) => OnProcessExited(process);
-        process.EnableRaisingEvents = true;
-        if (process.HasExited)
-        {
-            OnProcessExited(process);
-        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_settings.StartTimeout);
@@ -154,7 +138,7 @@ internal sealed class Worker
         var config = FrameWriter.Json(FrameType.Config, _settings.Config(new WorkerFiles(_tracebackFile, _scoreboard, Requests?.MessageLimit ?? 0)));
         if (Requests is not null)
         {
-            _connection.SendWithDescriptor(config, Requests.WorkerEnd);
+            _connection.SendWithDescriptors(config, Requests.WorkerEnd);
         }
         else
         {
@@ -167,6 +151,7 @@ internal sealed class Worker
         {
             var python = await ready.Task.ConfigureAwait(false);
             Life.Serve();
+            ServingSince = DateTimeOffset.UtcNow;
             _logger.WorkerStarted(_settings.AppSpec, Pid, python);
         }
     }
@@ -342,7 +327,15 @@ internal sealed class Worker
     {
         try
         {
-            _process?.Kill();
+            if (_template is null)
+            {
+                _process?.Kill();
+            }
+            else if (Pid > 0 && !Exited.IsCompleted)
+            {
+                // Not this host's child: by pid, until its template has reported its end.
+                _ = SendSignal(Pid, SigKill);
+            }
         }
         catch (InvalidOperationException)
         {
@@ -350,9 +343,42 @@ internal sealed class Worker
         }
     }
 
-    private void OnProcessExited(Process process)
+    // A forked worker's end, as its template reports it; -1 when the template died first: the worker (someone else's
+    // child now) has ended once its pid is gone or a zombie.
+    private void OnForkedExit(int status)
     {
-        var status = process.ExitCode;
+        if (status >= 0)
+        {
+            OnExit(status);
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            while (IsRunning(Pid))
+            {
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+
+            OnExit(-1);
+        });
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z') is false;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private void OnExit(int status)
+    {
         if (Life.Exit() is not { } exit)
         {
             return;
@@ -432,7 +458,8 @@ internal sealed class Worker
     }
 
     /// <summary>"status 1", or "signal 9 (SIGKILL)" for a process a signal ended (.NET reports 128 + the signal).</summary>
-    public static string DescribeExit(int status) => status > 128 && status < 160
+    public static string DescribeExit(int status) => status < 0 ? "an unknown status (its template ended first)"
+        : status > 128 && status < 160
         ? $"signal {status - 128}{(status - 128) switch { 9 => " (SIGKILL)", 15 => " (SIGTERM)", 11 => " (SIGSEGV)", 6 => " (SIGABRT)", _ => "" }}"
         : $"status {status}";
 

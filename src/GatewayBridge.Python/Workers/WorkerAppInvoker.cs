@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
@@ -12,11 +13,13 @@ namespace GatewayBridge.Python;
 internal sealed class WorkerAppInvoker : IGatewayAppInvoker
 {
     private readonly WorkerPool _pool;
+    private readonly string _appSpec;
     private readonly ILogger _logger;
 
-    public WorkerAppInvoker(WorkerPool pool, ILogger logger)
+    public WorkerAppInvoker(WorkerPool pool, string appSpec, ILogger logger)
     {
         _pool = pool;
+        _appSpec = appSpec;
         _logger = logger;
     }
 
@@ -30,12 +33,37 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
     public async Task InvokeAsync(EnvironDictionary environ, GatewayResponse response, CancellationToken aborted)
     {
         var context = environ.Context;
+        var request = PythonTracing.RequestSpan(context);
         while (true)
         {
             // :: Step 1: Send the request to a worker with a free thread, now or once one is free (the environ as native
-            // strings, the body in the frame or as its file)
+            // strings, the body in the frame or as its file); the time it waits and the time in the app are spans
             string? spilled = null;
-            var call = await _pool.DispatchAsync(worker => Open(worker, environ, ref spilled), aborted);
+            Activity? app = null;
+            var queued = PythonTracing.Start("python.queue", request, _appSpec);
+            WsgiCall call;
+            try
+            {
+                call = await _pool.DispatchAsync(
+                    worker =>
+                    {
+                        PythonTracing.Worker(queued, worker.Pid);
+                        app = PythonTracing.Start("python.app", request, _appSpec);
+                        PythonTracing.Worker(app, worker.Pid);
+                        return Open(worker, environ, PythonTracing.Headers(app, request), ref spilled);
+                    },
+                    aborted);
+            }
+            catch
+            {
+                app?.Stop();
+                throw;
+            }
+            finally
+            {
+                queued?.Stop();
+            }
+
             try
             {
                 // :: Step 2: Send each part of the response as the worker produces it
@@ -48,6 +76,7 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
             {
                 // :: Step 3: If the response ended early, the worker closes the app's iterable at its next step
                 call.Stop();
+                app?.Stop();
                 DeleteSpilled(spilled);
             }
 
@@ -59,13 +88,13 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
     // the frame when the bridge buffered it in memory, or the path of the temporary file it spilled to, which the worker
     // opens itself (a 50 MB upload never crosses the socket). A body in memory that would make the frame larger than a
     // message goes by a file of its own, deleted when the request ends.
-    private WsgiCall Open(Worker worker, EnvironDictionary environ, ref string? spilled)
+    private WsgiCall Open(Worker worker, EnvironDictionary environ, (string Parent, string? State)? trace, ref string? spilled)
     {
         var connection = worker.Connection;
         var queue = worker.Requests!;
         var input = environ.Input as FileBufferingReadStream;
         var bodyFile = input is { InMemory: false } ? input.TempFileName : spilled;
-        var native = NativeEnviron.Build(environ);
+        var native = NativeEnviron.WithTrace(NativeEnviron.Build(environ), trace);
         if (bodyFile is null && input is not null && native.Length + input.Length + 16 > queue.MessageLimit)
         {
             bodyFile = spilled = SpillBody(input);

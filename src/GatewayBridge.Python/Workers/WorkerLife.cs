@@ -37,8 +37,11 @@ internal enum RetireReason
     /// <summary>It got SIGTERM.</summary>
     Signal,
 
-    /// <summary>The app was reloaded (<c>IPythonWorkers.ReloadAsync</c>, SIGHUP).</summary>
+    /// <summary>The app was reloaded (<c>IPythonWorkers.ReloadAsync</c>, SIGHUP, a changed source file).</summary>
     Reload,
+
+    /// <summary>The pool was made smaller (<c>IPythonWorkers.RemoveWorkerAsync</c>, SIGTTOU): it is not replaced.</summary>
+    Removed,
 }
 
 internal static class RetireReasons
@@ -51,6 +54,7 @@ internal static class RetireReasons
         RetireReason.MaxRequests => "max_requests",
         RetireReason.Memory => "memory",
         RetireReason.Signal => "signal",
+        RetireReason.Removed => "removed",
         RetireReason.Reload => "reload",
         _ => throw new ArgumentOutOfRangeException(nameof(reason)),
     };

@@ -32,6 +32,9 @@ internal sealed class WorkerPool
 
     public bool HasRoom => _accounting.HasRoom;
 
+    /// <summary>Requests waiting for a thread of a worker: in the bridge's queue, and sent ahead into a worker's.</summary>
+    public int Queued => _accounting.Queued;
+
     /// <summary>The workers it may choose.</summary>
     public int Serving
     {

@@ -101,12 +101,19 @@ internal sealed class WorkerRuntime : IDisposable
             var payload = new byte[length];
             await ReceiveExactlyAsync(socket, payload, timeout.Token).ConfigureAwait(false);
             var (version, secret, module) = FrameReader.ReadHello(payload);
-            if (!_expected.TryRemove(secret, out var expected))
+            if (!_expected.TryGetValue(secret, out var expected))
             {
                 throw new InvalidDataException("it did not carry the secret of a worker this host started");
             }
 
+            // A forked worker may connect before its template has told the host its pid: the secret stays expected until
+            // then, and is used once.
             var pid = await expected.Pid.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (!_expected.TryRemove(new KeyValuePair<string, Expected>(secret, expected)))
+            {
+                throw new InvalidDataException("it carried the secret of a worker that has connected already");
+            }
+
             var peer = PeerPid(socket);
             if (peer != pid)
             {

@@ -12,4 +12,5 @@ internal sealed record WorkerSettings(string AppSpec, Func<WorkerFiles, byte[]> 
 /// <param name="Traceback">The file its faulthandler writes every thread's traceback to on SIGUSR1.</param>
 /// <param name="Scoreboard">The file it writes the id of the last request it took to.</param>
 /// <param name="RequestLimit">The largest message of its request queue (0: it has none, an ASGI worker).</param>
-internal readonly record struct WorkerFiles(string Traceback, string Scoreboard, int RequestLimit);
+/// <param name="Template">Whether the process is the template of a preloaded app rather than a worker.</param>
+internal readonly record struct WorkerFiles(string Traceback, string Scoreboard, int RequestLimit, bool Template = false);

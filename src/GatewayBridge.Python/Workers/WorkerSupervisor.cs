@@ -30,6 +30,10 @@ internal sealed class WorkerSupervisor
     private readonly List<Worker> _workers = [];
     private readonly HashSet<Worker> _replacing = [];
     private readonly int _id = Interlocked.Increment(ref s_lastId);
+    private readonly List<WorkerTemplate> _templates = [];
+    private readonly Dictionary<string, int> _restarts = [];
+    private WorkerTemplate? _template;
+    private int _size;
     private int _lastIndex;
     private int _failures;
     private bool _stopping;
@@ -57,14 +61,48 @@ internal sealed class WorkerSupervisor
         var startTimeout = options.Timeout is { } timeout && timeout > TimeSpan.FromMinutes(1) ? timeout : TimeSpan.FromMinutes(1);
         _settings = new WorkerSettings(appSpec, files => Config(validate, threads, pythonLogLevel, files), startTimeout, options.GracefulTimeout, asgi);
         _events = new WorkerEvents(OnRetireAsked, worker => Pool.Release(worker), OnExited);
+        _size = options.Workers;
     }
 
     public string AppSpec { get; }
 
     public bool IsAsgi { get; }
 
-    /// <summary>The workers it keeps running: <c>Workers</c> of the options.</summary>
-    public int Size => _options.Workers;
+    /// <summary>The workers it keeps running: <c>Workers</c> of the options, give or take SIGTTIN and SIGTTOU.</summary>
+    public int Size
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _size;
+            }
+        }
+    }
+
+    /// <summary>Its workers replaced so far, by reason (the status page's; the metric counts them too).</summary>
+    public IReadOnlyDictionary<string, int> Restarts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new Dictionary<string, int>(_restarts);
+            }
+        }
+    }
+
+    private void Restarted(RetireReason reason)
+    {
+        _metrics.Restarted(reason);
+        lock (_lock)
+        {
+            _restarts[reason.Tag()] = _restarts.GetValueOrDefault(reason.Tag()) + 1;
+        }
+    }
+
+    /// <summary>The template the workers are forked from (a preloaded app), or null.</summary>
+    public WorkerTemplate? Template => _template;
 
     public WorkerPool Pool { get; }
 
@@ -86,6 +124,21 @@ internal sealed class WorkerSupervisor
     /// <summary>Starts the app's workers; throws with the app's traceback if one cannot load it, and stops the others.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (_options.Preload)
+        {
+            try
+            {
+                _template = await StartTemplateAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (WorkerStartException failure)
+            {
+                throw new InvalidOperationException(
+                    $"The Python {(IsAsgi ? "ASGI" : "WSGI")} app '{AppSpec}' could not be imported by its template process (pid {failure.Pid}, {_runtime.Installation.Executable}): " +
+                    $"{failure.Message}.{(failure.PythonTraceback is { Length: > 0 } tb ? "\n" + tb : "")}",
+                    failure);
+            }
+        }
+
         var starting = Enumerable.Range(0, Size).Select(_ => StartWorkerAsync(cancellationToken)).ToList();
         try
         {
@@ -110,7 +163,7 @@ internal sealed class WorkerSupervisor
     private async Task<Worker> StartWorkerAsync(CancellationToken cancellationToken)
     {
         var limit = _options.MaxRequests > 0 ? _options.MaxRequests + Random.Shared.Next(_options.MaxRequestsJitter + 1) : 0;
-        var worker = new Worker(_runtime, _settings, _events, $"{_id}-{Interlocked.Increment(ref _lastIndex)}", limit, _loggers, _logger);
+        var worker = new Worker(_runtime, _settings, _events, $"{_id}-{Interlocked.Increment(ref _lastIndex)}", limit, _loggers, _logger, _template);
         lock (_lock)
         {
             _workers.Add(worker);
@@ -157,7 +210,105 @@ internal sealed class WorkerSupervisor
             ["traceback_file"] = files.Traceback,
             ["scoreboard"] = files.Scoreboard,
             ["request_limit"] = files.RequestLimit,
+            ["post_fork"] = _options.PostFork,
+            ["template"] = files.Template,
         });
+
+    // Starts a template of the app (a preloaded app's workers are forked from it) and watches it: one that dies while
+    // it is the current one is replaced at once, before a worker needs it.
+    private async Task<WorkerTemplate> StartTemplateAsync(CancellationToken cancellationToken)
+    {
+        var template = new WorkerTemplate(_runtime, () => _settings.Config(new WorkerFiles("", "", 0, Template: true)), _settings.StartTimeout, _loggers, _logger);
+        lock (_lock)
+        {
+            _templates.Add(template);
+        }
+
+        try
+        {
+            await template.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            template.Kill();
+            lock (_lock)
+            {
+                _templates.Remove(template);
+            }
+
+            throw;
+        }
+
+        _logger.TemplateReady(AppSpec, template.Pid);
+        _ = WatchTemplateAsync(template);
+        return template;
+    }
+
+    private async Task WatchTemplateAsync(WorkerTemplate template)
+    {
+        var status = await template.Exited.ConfigureAwait(false);
+        bool current;
+        lock (_lock)
+        {
+            _templates.Remove(template);
+            current = template == _template && !_stopping;
+        }
+
+        if (!current)
+        {
+            return;
+        }
+
+        _logger.TemplateExited(AppSpec, template.Pid, Worker.DescribeExit(status));
+        while (true)
+        {
+            try
+            {
+                var fresh = await StartTemplateAsync(CancellationToken.None).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    if (_stopping)
+                    {
+                        _ = fresh.StopAsync(TimeSpan.Zero);
+                        return;
+                    }
+
+                    _template = fresh;
+                }
+
+                return;
+            }
+            catch (WorkerStartException failure)
+            {
+                _logger.TemplateStartFailed(AppSpec, failure.Pid, failure.Message, failure.PythonTraceback);
+                lock (_lock)
+                {
+                    _failures++;
+                    if (_stopping)
+                    {
+                        return;
+                    }
+                }
+
+                await Task.Delay(Backoff()).ConfigureAwait(false);
+            }
+        }
+    }
+
+    // A template that is no longer the current one (a reload replaced it) goes once its last worker has.
+    private void StopIdleTemplates()
+    {
+        List<WorkerTemplate> idle;
+        lock (_lock)
+        {
+            idle = [.. _templates.Where(t => t != _template && t.Children == 0)];
+        }
+
+        foreach (var template in idle)
+        {
+            _ = template.StopAsync(_options.GracefulTimeout);
+        }
+    }
 
     // The worker asks to go. One past MaxRequests serves on until its replacement is ready, so the pool never has fewer
     // workers than it should (a pool of one would answer nothing meanwhile); one past its memory, or told to stop
@@ -183,7 +334,7 @@ internal sealed class WorkerSupervisor
         if (first)
         {
             _logger.WorkerRetiring(AppSpec, worker.Pid, reason.Tag(), worker.Served);
-            _metrics.Restarted(reason);
+            Restarted(reason);
             _ = ReplaceAsync(TimeSpan.Zero, reason == RetireReason.MaxRequests ? worker : null, reason);
         }
     }
@@ -219,9 +370,11 @@ internal sealed class WorkerSupervisor
 
         if (replace)
         {
-            _metrics.Restarted(unexpected ? RetireReason.Exited : RetireReason.Timeout);
+            Restarted(unexpected ? RetireReason.Exited : RetireReason.Timeout);
             _ = ReplaceAsync(Backoff(), null, null);
         }
+
+        StopIdleTemplates();
     }
 
     // A worker that keeps dying (a crash at every request, an import that only fails later) is restarted with a growing
@@ -297,6 +450,26 @@ internal sealed class WorkerSupervisor
     /// </summary>
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
+        if (_options.Preload)
+        {
+            // The new code is imported by a new template first: one that does not import leaves everything as it was.
+            WorkerTemplate fresh;
+            try
+            {
+                fresh = await StartTemplateAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (WorkerStartException start)
+            {
+                throw new InvalidOperationException(
+                    $"Reloading '{AppSpec}': its new template {start.Message}; the running workers go on serving.{(start.PythonTraceback.Length > 0 ? "\n" + start.PythonTraceback : "")}", start);
+            }
+
+            lock (_lock)
+            {
+                _template = fresh;
+            }
+        }
+
         foreach (var old in Workers.Where(w => w.Life.State == WorkerState.Serving))
         {
             lock (_lock)
@@ -333,7 +506,7 @@ internal sealed class WorkerSupervisor
             Pool.Add(fresh);
             if (Pool.Remove(old))
             {
-                _metrics.Restarted(RetireReason.Reload);
+                Restarted(RetireReason.Reload);
                 _logger.WorkerRetiring(AppSpec, old.Pid, RetireReason.Reload.Tag(), old.Served);
                 old.Retire(RetireReason.Reload);
             }
@@ -369,5 +542,60 @@ internal sealed class WorkerSupervisor
 
         Pool.Stop();
         await Task.WhenAll(workers.Select(w => w.StopAsync(grace))).ConfigureAwait(false);
+        List<WorkerTemplate> templates;
+        lock (_lock)
+        {
+            templates = [.. _templates];
+        }
+
+        await Task.WhenAll(templates.Select(t => t.StopAsync(TimeSpan.FromSeconds(5)))).ConfigureAwait(false);
+    }
+
+    /// <summary>One more worker, kept from now on (SIGTTIN).</summary>
+    public async Task AddWorkerAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            _size++;
+        }
+
+        try
+        {
+            Pool.Add(await StartWorkerAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _size--;
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>One worker fewer, never below one (SIGTTOU): the newest stops taking requests, finishes what it holds and exits.</summary>
+    public bool RemoveWorker()
+    {
+        Worker? leaving;
+        lock (_lock)
+        {
+            leaving = _size > 1 && !_stopping ? _workers.LastOrDefault(w => w.Life.State == WorkerState.Serving && !_replacing.Contains(w)) : null;
+            if (leaving is null)
+            {
+                return false;
+            }
+
+            _size--;
+        }
+
+        if (Pool.Remove(leaving))
+        {
+            _logger.WorkerRetiring(AppSpec, leaving.Pid, RetireReason.Removed.Tag(), leaving.Served);
+            leaving.Retire(RetireReason.Removed);
+        }
+
+        return true;
     }
 }

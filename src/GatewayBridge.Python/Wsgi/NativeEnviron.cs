@@ -10,6 +10,14 @@ namespace GatewayBridge.Python;
 /// </summary>
 internal static class NativeEnviron
 {
+    /// <summary>
+    /// The environ with the app span's <c>traceparent</c> and <c>tracestate</c> in place of the client's (the later pair
+    /// of a key wins when the shim makes the environ a dict), or as it is when the request is not traced.
+    /// </summary>
+    public static string WithTrace(string environ, (string Parent, string? State)? trace) =>
+        trace is not { } t ? environ
+            : environ + "\0HTTP_TRACEPARENT\0" + t.Parent + (t.State is { Length: > 0 } state ? "\0HTTP_TRACESTATE\0" + Native(state) : "");
+
     public static string Build(EnvironDictionary environ)
     {
         var text = new StringBuilder(1024);

@@ -108,7 +108,7 @@ public class ProtocolErrorTests
         using var connection = await listener.AcceptAsync();
         using var queue = new RequestQueue();
         var config = Encoding.UTF8.GetBytes($$"""{"proof": "host-secret", "app": "worker_apps:router", "threads": 1, "request_limit": {{queue.MessageLimit}}}""");
-        UnixSockets.SendWithDescriptor(connection, Frames.Bytes(FrameWriter.Json(FrameType.Config, config)), queue.WorkerEnd);
+        UnixSockets.SendWithDescriptors(connection, Frames.Bytes(FrameWriter.Json(FrameType.Config, config)), queue.WorkerEnd);
 
         if (viaQueue)
         {

@@ -55,6 +55,9 @@ public class ProtocolRoundTripTests
         ["GOODBYE"] = (() => Frames.Bytes(FrameWriter.Frame(FrameType.Goodbye)), "{}"),
         ["TAKEN"] = (() => Frames.Bytes(FrameWriter.Count(FrameType.Taken, 12, 65536)), """{"count":65536}"""),
         ["DONE_APP"] = (() => Frames.Bytes(FrameWriter.Frame(FrameType.DoneApp, 13)), "{}"),
+        ["FORKED"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Forked, """{"pid":4242,"secret":"s"}"""u8)), """{"json":{"pid":4242,"secret":"s"}}"""),
+        ["EXITED"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Exited, """{"pid":4242,"status":137}"""u8)), """{"json":{"pid":4242,"status":137}}"""),
+        ["FORK"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Fork, """{"secret":"s"}"""u8)), """{"json":{"secret":"s"}}"""),
         ["CONFIG"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Config, """{"app":"site:app","interface":"wsgi","path":["/srv/app"],"proof":"p","threads":1}"""u8)),
             """{"json":{"app":"site:app","interface":"wsgi","path":["/srv/app"],"proof":"p","threads":1}}"""),
         ["REQUEST without body"] = (() => Frames.Bytes(FrameWriter.Request(14, "REQUEST_METHOD\0GET\0PATH_INFO\0/caf\u00c3\u00a9", null, null)),
@@ -165,7 +168,7 @@ public class ProtocolRoundTripTests
 
         Assert.Throws<InvalidDataException>(() => FrameReader.ReadHeader(fromHost, fromServer: true));
         var unknown = Frames.Bytes(FrameWriter.Frame(FrameType.Retire));
-        unknown[4] = 13;
+        unknown[4] = 15;
         Assert.Throws<InvalidDataException>(() => FrameReader.ReadHeader(unknown, fromServer: true));
     }
 
@@ -179,7 +182,7 @@ public class ProtocolRoundTripTests
             case FrameType.Hello:
                 var (version, secret, module) = FrameReader.ReadHello(payload);
                 return new JsonObject { ["version"] = version, ["secret"] = secret, ["module"] = module };
-            case FrameType.Ready or FrameType.Config:
+            case FrameType.Ready or FrameType.Config or FrameType.Forked or FrameType.Exited or FrameType.Fork:
                 using (var json = FrameReader.ReadJson(payload))
                 {
                     return new JsonObject { ["json"] = JsonNode.Parse(json.RootElement.GetRawText()) };

@@ -29,7 +29,7 @@ def roundtrip(kind, flags, payload):
         version, secret, module = p.decode_hello(payload)
         assert version == p.VERSION
         return {"version": version, "secret": text(secret), "module": module}, p.encode_hello(secret, module)
-    if kind in (p.READY, p.CONFIG):
+    if kind in (p.READY, p.CONFIG, p.FORKED, p.EXITED, p.FORK):
         value = p.decode_json(payload)
         return {"json": value}, p.encode_json(value)
     if kind in (p.FAILED, p.CLOSE_FAILED):

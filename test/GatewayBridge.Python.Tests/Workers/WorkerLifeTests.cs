@@ -85,7 +85,7 @@ public class WorkerLifeTests
         var row = RepositoryFiles.ReadDoc("python.md").Split('\n').Single(l => l.StartsWith("| `gatewaybridge.python.worker_restarts`", StringComparison.Ordinal));
         var tags = Enum.GetValues<RetireReason>().Select(r => r.Tag()).ToList();
 
-        Assert.Equal(["exited", "timeout", "max_requests", "memory", "signal", "reload"], tags);
+        Assert.Equal(["exited", "timeout", "max_requests", "memory", "signal", "reload", "removed"], tags);
         Assert.All(tags, tag => Assert.Contains($"`{tag}`", row, StringComparison.Ordinal));
     }
 }

@@ -345,7 +345,15 @@ async def _huge_error(scope, receive, send):
     raise RuntimeError("huge " + "e" * HUGE)
 
 
+async def _request_headers(scope, receive, send):
+    """The request's headers as the app got them, a line each."""
+    lines = b"\n".join(name + b": " + value for name, value in scope["headers"])
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": lines})
+
+
 ROUTES = {
+    "/request_headers": _request_headers,
     "/hello": _hello,
     "/crash": _crash,
     "/huge_log": _huge_log,

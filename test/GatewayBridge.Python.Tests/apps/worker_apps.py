@@ -264,3 +264,38 @@ def record(environ, start_response):
 
 def recorded(environ, start_response):
     return _text(start_response, _calls.count(_query(environ)["name"]))
+
+
+IMPORTED_BY = os.getpid()
+
+
+def imported_by(environ, start_response):
+    """The pid of the process that imported this module: a preloaded worker's template, or the worker itself."""
+    return _text(start_response, f"{IMPORTED_BY} {os.getppid()}")
+
+
+def record_fork():
+    """A post_fork hook: notes this worker's pid in a file named after its parent (a template's pid, for a fork)."""
+    with open(os.path.join(_tmp(), f"gatewaybridge-forks-{os.getppid()}"), "a") as file:
+        file.write(f"{os.getpid()}\n")
+
+
+def refuse_fork_when_asked():
+    """A post_fork hook that raises while its parent's refusal file exists."""
+    if os.path.exists(os.path.join(_tmp(), f"gatewaybridge-refuse-fork-{os.getppid()}")):
+        raise RuntimeError("the database is not reachable from this worker")
+
+
+def failing_fork():
+    raise RuntimeError("post_fork could not open its connection")
+
+
+def _tmp():
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def trace(environ, start_response):
+    """The trace context the app received."""
+    return _text(start_response, f"{environ.get('HTTP_TRACEPARENT', '-')} {environ.get('HTTP_TRACESTATE', '-')}")

@@ -7,7 +7,10 @@ import inspect
 
 
 def load_app(spec):
-    """gunicorn's app spec: 'module:name', 'module:factory()' with literal arguments, or 'module'."""
+    """gunicorn's app spec: 'module:name', 'module:factory()' with literal arguments, or 'module'; or
+    'paste:/path/file.ini#name', the WSGI app of a PasteDeploy file (gunicorn's --paste)."""
+    if spec.startswith("paste:"):
+        return _paste(spec[len("paste:"):])
     module_name, _, expression = spec.partition(":")
     module = importlib.import_module(module_name)
     try:
@@ -28,6 +31,18 @@ def load_app(spec):
     if not callable(app):
         raise TypeError(f"{spec} is a {type(app).__name__}, not a callable app")
     return app
+
+
+def _paste(location):
+    import os
+
+    from paste.deploy import loadapp
+
+    path, _, name = location.partition("#")
+    try:
+        return loadapp(f"config:{path}", name=name or "main", relative_to=os.path.dirname(path))
+    except LookupError as error:
+        raise LookupError(f"{path} has no app named '{name or 'main'}' ({error})") from None
 
 
 def interface_of(app):

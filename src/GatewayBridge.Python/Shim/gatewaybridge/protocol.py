@@ -21,14 +21,14 @@ WINDOW = 256 * 1024  # response bytes a call may have on their way before the ho
 FRAGMENT = 64 * 1024  # the largest body piece in one frame
 
 # Python server to host.
-HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE, TAKEN, DONE_APP = range(1, 13)
+HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE, TAKEN, DONE_APP, FORKED, EXITED = range(1, 15)
 ASGI_START, ASGI_RESPONSE_BODY, WS_ACCEPT, WS_SEND, WS_CLOSE = range(40, 45)
 # Host to Python server.
-CONFIG, REQUEST, CREDIT, CANCEL, DONE, STOP = range(20, 26)
+CONFIG, REQUEST, CREDIT, CANCEL, DONE, STOP, FORK = range(20, 27)
 ASGI_HTTP, ASGI_BODY, ASGI_DISCONNECT, WS_CONNECT, WS_MESSAGE, WS_DISCONNECT = range(30, 36)
 
-FROM_SERVER = frozenset(range(1, 13)) | frozenset(range(40, 45))
-FROM_HOST = frozenset(range(20, 26)) | frozenset(range(30, 36))
+FROM_SERVER = frozenset(range(1, 15)) | frozenset(range(40, 45))
+FROM_HOST = frozenset(range(20, 27)) | frozenset(range(30, 36))
 # The frames that start a call: their id is new, and every later frame of the call carries it.
 OPENING = frozenset((REQUEST, ASGI_HTTP, WS_CONNECT))
 
@@ -381,14 +381,16 @@ def _check(kind, length, expected):
         raise ProtocolError(f"a frame of {length} bytes of payload; the most is {MAX_PAYLOAD}")
 
 
-def receive_config(sock):
-    """The host's answer to HELLO, read straight from the socket before a Connection reads anything: (type, flags, id,
-    payload, descriptors), the descriptors passed with it (a WSGI worker's request queue)."""
-    header, descriptors, _, _ = socket.recv_fds(sock, HEADER.size, 1)
+def receive_with_descriptors(sock, most):
+    """One frame read straight from the socket (no Connection reads it): (type, payload, descriptors), up to `most`
+    descriptors passed with it: CONFIG (a WSGI worker's request queue), FORK (the new worker's stdout and stderr)."""
+    header, descriptors, _, _ = socket.recv_fds(sock, HEADER.size, most)
+    if not header:
+        raise HostGone()
     header += _receive_exactly(sock, HEADER.size - len(header))
-    length, kind, flags, call_id = HEADER.unpack(header)
+    length, kind, _, _ = HEADER.unpack(header)
     _check(kind, length, FROM_HOST)
-    return kind, flags, call_id, _receive_exactly(sock, length), descriptors
+    return kind, _receive_exactly(sock, length), descriptors
 
 
 def _receive_exactly(sock, size):

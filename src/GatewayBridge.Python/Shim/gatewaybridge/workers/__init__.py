@@ -6,18 +6,27 @@ import sys
 
 
 def main():
+    sys.exit(serve())
+
+
+def serve(secret=None, preloaded=None):
+    """Connects, then serves as the host's CONFIG says: a worker of its kind, or the template of a preloaded app. A
+    worker a template forked gives its own secret and the app the template imported. Returns the exit status."""
     from gatewaybridge import protocol
     from gatewaybridge.workers import base
 
     try:
-        connection, config = base.connect()
+        connection, config = base.connect(secret)
+        if config.template:
+            from gatewaybridge.template import Template
+            return Template(connection, config).run()
     except protocol.ProtocolError as error:
         print(f"gatewaybridge worker: the host broke the worker protocol ({error}); exiting.", file=sys.stderr)
-        sys.exit(base.PROTOCOL_ERROR)
+        return base.PROTOCOL_ERROR
     if config.interface == "asgi":
         from gatewaybridge.workers.asgi import AsgiWorker as kind
     elif config.threads > 1:
         from gatewaybridge.workers.gthread import ThreadWorker as kind
     else:
         from gatewaybridge.workers.sync import SyncWorker as kind
-    sys.exit(kind(connection, config).start())
+    return kind(connection, config, preloaded).start()

@@ -18,6 +18,7 @@ from gatewaybridge import apps, logs, protocol
 from gatewaybridge.protocol import CONFIG, FAILED, GOODBYE, HELLO, LOG, READY, RETIRE
 
 BOOT_ERROR = 3  # the app could not be imported (gunicorn's WORKER_BOOT_ERROR)
+HOST = {}  # the host's socket and proof, kept for the workers a template forks
 PROTOCOL_ERROR = 4  # the host's bytes were not the protocol
 
 
@@ -37,21 +38,25 @@ class Config:
         self.traceback_file = values.get("traceback_file")
         self.scoreboard = values.get("scoreboard")
         self.request_limit = values.get("request_limit", 0)
+        self.post_fork = values.get("post_fork")
+        self.template = values.get("template", False)
         self.requests = None  # a WSGI worker's request queue, the socket passed with CONFIG
 
 
-def connect():
-    """Connects to the host that started this process, proves itself, and returns (connection, Config). Exits if the
-    answer does not prove it came from that host."""
-    sock_path = os.environ.pop("GATEWAYBRIDGE_SOCKET")
-    secret = os.environ.pop("GATEWAYBRIDGE_WORKER_TOKEN").encode()
-    host_secret = os.environ.pop("GATEWAYBRIDGE_HOST_TOKEN").encode()
+def connect(secret=None):
+    """Connects to the host that started this process (or asked its template to fork it, with `secret`), proves itself,
+    and returns (connection, Config). Exits if the answer does not prove it came from that host."""
+    sock_path = os.environ.pop("GATEWAYBRIDGE_SOCKET") if secret is None else HOST["socket"]
+    secret = os.environ.pop("GATEWAYBRIDGE_WORKER_TOKEN").encode() if secret is None else secret.encode()
+    host_secret = os.environ.pop("GATEWAYBRIDGE_HOST_TOKEN").encode() if "GATEWAYBRIDGE_HOST_TOKEN" in os.environ else HOST["proof"]
+    # A template forks workers that connect the same way: what they need of the host is kept.
+    HOST["socket"], HOST["proof"] = sock_path, host_secret
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(sock_path)
     connection = protocol.Connection(sock)
     connection.send(HELLO, 0, 0, protocol.encode_hello(secret, protocol.__file__))
     connection.flush()
-    kind, _, _, payload, descriptors = protocol.receive_config(sock)
+    kind, payload, descriptors = protocol.receive_with_descriptors(sock, 1)
     config = Config(protocol.decode_json(payload) if kind == CONFIG else {})
     if not hmac.compare_digest(config.proof.encode(), host_secret):
         # Whoever answered is not the host that started this worker.
@@ -64,9 +69,10 @@ def connect():
 class Worker:
     """One worker process's life around its serving loop."""
 
-    def __init__(self, connection, config):
+    def __init__(self, connection, config, preloaded=None):
         self.connection = connection
         self.config = config
+        self.preloaded = preloaded  # the app a template imported before it forked this worker
         self.app = None
         self.pid = os.getpid()
         self.forked = False
@@ -84,6 +90,9 @@ class Worker:
         try:
             self.configure()
             self.app = self.load()
+            if self.config.post_fork:
+                # What must not be shared between forked workers (connections, seeds) is opened here.
+                apps.load_app(self.config.post_fork)()
         except BaseException:
             self.connection.send(FAILED, 0, 0, protocol.encode_text(traceback.format_exc()))
             self.connection.flush()
@@ -108,7 +117,7 @@ class Worker:
             faulthandler.register(signal.SIGUSR1, file=open(self.config.traceback_file, "w"), all_threads=True)
 
     def load(self):
-        return apps.load_app(self.config.app)
+        return self.preloaded if self.preloaded is not None else apps.load_app(self.config.app)
 
     def run(self):
         """The serving loop, until the host says STOP or goes; returns the exit status."""
@@ -145,8 +154,11 @@ class Worker:
         self.post(GOODBYE)
 
     def check_memory(self):
-        """Asks to be replaced (RETIRE, once) when resident memory passed the limit."""
-        if self.config.max_memory and not self.retiring and resident_bytes() > self.config.max_memory:
+        """Asks to be replaced (RETIRE, once) when this process's own memory passed the limit: the pages it shares with
+        its template (or anyone) do not count. Resident memory is cheap to read and never less than its own, so the
+        dearer count is taken only past the limit."""
+        limit = self.config.max_memory
+        if limit and not self.retiring and resident_bytes() > limit and own_bytes() > limit:
             self.retiring = True
             self.post(RETIRE)
 
@@ -183,3 +195,13 @@ class Worker:
 def resident_bytes():
     with open("/proc/self/statm", "rb") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def own_bytes():
+    """USS: the resident pages no other process maps (Private_Clean + Private_Dirty of smaps_rollup)."""
+    total = 0
+    with open("/proc/self/smaps_rollup", "rb") as rollup:
+        for line in rollup:
+            if line.startswith((b"Private_Clean:", b"Private_Dirty:")):
+                total += int(line.split()[1]) * 1024
+    return total

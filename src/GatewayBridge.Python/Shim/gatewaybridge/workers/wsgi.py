@@ -43,8 +43,8 @@ class WsgiWorker(base.Worker):
 
     request_class = Request
 
-    def __init__(self, connection, config):
-        super().__init__(connection, config)
+    def __init__(self, connection, config, preloaded=None):
+        super().__init__(connection, config, preloaded)
         self.server = wsgi.Server(self, multithread=config.threads > 1, multiprocess=True)
         self.requests = {}  # the requests started and not yet done with
         self.local = threading.local()

@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using GatewayBridge.Python.Tests.Asgi;
+using static GatewayBridge.Python.Tests.Workers.WorkerHost;
+
+namespace GatewayBridge.Python.Tests.Hosting;
+
+/// <summary>
+/// The spans of a Python call on the GatewayBridge.Python source, and the traceparent the app receives: a child of the
+/// host's request span, as behind a tracing proxy.
+/// </summary>
+public sealed class PythonTracingTests : IDisposable
+{
+    // Only this test's traces are sampled: other tests' requests, running meanwhile, are not traced (and their apps see
+    // the headers their clients sent).
+    private readonly ActivityTraceId _trace = ActivityTraceId.CreateRandom();
+    private readonly ConcurrentQueue<Activity> _stopped = new();
+    private readonly ActivityListener _listener;
+
+    public PythonTracingTests()
+    {
+        _listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "GatewayBridge.Python" or "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> options) =>
+                options.Parent.TraceId == _trace ? ActivitySamplingResult.AllDataAndRecorded : ActivitySamplingResult.None,
+            ActivityStopped = activity => _stopped.Enqueue(activity),
+        };
+        ActivitySource.AddActivityListener(_listener);
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task TheQueueAndTheApp_AreSpansOfTheRequest_AndTheAppContinuesTheHostsSpan(int workers)
+    {
+        await using var host = await StartAsync(workers: workers);
+        var client = ActivitySpanId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/trace");
+        request.Headers.Add("traceparent", $"00-{_trace}-{client}-01");
+        request.Headers.Add("tracestate", "vendor=1");
+
+        using var response = await host.Client.SendAsync(request);
+        var (traceparent, tracestate) = (await response.Content.ReadAsStringAsync()).Split(' ') is [var p, var s] ? (p, s) : throw new InvalidOperationException();
+
+        var app = await Eventually.ReturnsAsync(() => Task.FromResult(_stopped.FirstOrDefault(a => a.OperationName == "python.app")), a => a is not null, "the app span");
+        var queue = _stopped.Single(a => a.OperationName == "python.queue");
+        var server = await Eventually.ReturnsAsync(() => Task.FromResult(_stopped.FirstOrDefault(a => a.Source.Name == "Microsoft.AspNetCore")), a => a is not null, "the request span");
+        Assert.Equal($"00-{_trace}-{app!.SpanId}-01", traceparent);
+        Assert.Equal("vendor=1", tracestate);
+        Assert.Equal(server!.SpanId, app.ParentSpanId);
+        Assert.Equal(server.SpanId, queue.ParentSpanId);
+        Assert.Equal("worker_apps:router", app.GetTagItem("python.app"));
+        if (workers > 0)
+        {
+            Assert.Equal(await host.GetPidAsync(), app.GetTagItem("python.worker.pid"));
+            Assert.Equal(app.GetTagItem("python.worker.pid"), queue.GetTagItem("python.worker.pid"));
+        }
+    }
+
+    [Fact]
+    public async Task ARequestTheHostDoesNotTrace_ReachesTheAppWithItsClientsHeaders()
+    {
+        await using var host = await StartAsync();
+        var other = ActivityTraceId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/trace");
+        request.Headers.Add("traceparent", $"00-{other}-{ActivitySpanId.CreateRandom()}-01");
+
+        using var response = await host.Client.SendAsync(request);
+
+        Assert.StartsWith($"00-{other}-", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain(_stopped, a => a.TraceId == other);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task AnAsgiApp_GetsTheAppSpansTraceparent_InPlaceOfTheClients(int workers)
+    {
+        await using var host = await AsgiHost.StartAsync(workers);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/request_headers");
+        request.Headers.Add("traceparent", $"00-{_trace}-{ActivitySpanId.CreateRandom()}-01");
+
+        using var response = await host.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+
+        var app = await Eventually.ReturnsAsync(() => Task.FromResult(_stopped.FirstOrDefault(a => a.OperationName == "python.app")), a => a is not null, "the app span");
+        Assert.Contains($"00-{_trace}-{app!.SpanId}-01", body, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(body, "traceparent"));
+    }
+}
