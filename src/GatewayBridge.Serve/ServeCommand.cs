@@ -1,7 +1,13 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using GatewayBridge.Python;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -10,38 +16,25 @@ using Microsoft.Extensions.Logging;
 namespace GatewayBridge.Serve;
 
 /// <summary>
-/// <c>gatewaybridge serve</c>: a .NET gateway app from a compiled assembly, or a Python WSGI or ASGI app as gunicorn
-/// and uvicorn name it.
+/// <c>gatewaybridge serve</c>: a Python WSGI or ASGI app as gunicorn and uvicorn name it (or a PasteDeploy file's), or a
+/// .NET gateway app from a compiled assembly, with gunicorn's flags (<see cref="ServeFlags"/>).
 /// </summary>
 internal static class ServeCommand
 {
-    public const string Usage = """
-        usage: gatewaybridge serve <App.dll> <Namespace.Type.Method> [options]
-               gatewaybridge serve <module:app> [--python PYTHON] [--chdir DIR] [--interface asgi|wsgi] [--workers N] [options]
-
-          <App.dll>               the compiled assembly that holds the app
-          <Namespace.Type.Method> a static IEnumerable<byte[]> M(IDictionary<string, object?>, StartResponse)
-          <module:app>            a Python WSGI or ASGI app, as gunicorn and uvicorn take it: module:name or module:factory()
-          --python PYTHON         the python3 to run (default: python3 on PATH)
-          --chdir DIR             change to DIR and put it first on sys.path (default: the current folder)
-          --interface KIND        wsgi or asgi (default: asgi for a coroutine callable, such as Starlette's or FastAPI's)
-          --workers N             run the app in N worker processes (default: in this process's interpreter)
-          --threads N             Python threads per process (default: 8 in this process, 1 per worker)
-          --timeout SECONDS       a call into app code that runs longer stops its worker (default 30; 0: never)
-          --max-requests N        replace a worker after N requests (default 0: never)
-          --max-requests-jitter N add up to N at random to --max-requests (default 0)
-          --max-worker-memory B   replace a worker whose resident memory passes B bytes (default: no limit)
-          --graceful-timeout S    how long a stopping worker may finish its requests (default 30)
-          --urls URLS             where to listen (default http://127.0.0.1:8000; ';' separates several)
-          --validate              check every call (GatewayValidator, or wsgiref.validate for Python)
-          --forwarded-headers     trust X-Forwarded-For/-Proto/-Host/-Prefix from proxies on loopback
-          --health-path PATH      answer ASP.NET Core's health checks there (with the workers' check)
-
-        SIGHUP replaces the workers one at a time with freshly imported code; SIGTERM and Ctrl+C stop gracefully.
-        """;
-
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
+        if (args.Any(a => a is "-h" or "--help"))
+        {
+            await output.WriteAsync(ServeFlags.Help());
+            return 0;
+        }
+
+        if (args.Any(a => a is "-v" or "--version"))
+        {
+            await output.WriteLineAsync(Version());
+            return 0;
+        }
+
         ServeArguments parsed;
         try
         {
@@ -49,9 +42,14 @@ internal static class ServeCommand
         }
         catch (ArgumentException ex)
         {
-            await error.WriteLineAsync(ex.Message);
-            await error.WriteLineAsync(Usage);
+            await error.WriteLineAsync($"error: {ex.Message}");
+            await error.WriteLineAsync("(gatewaybridge serve --help lists every option.)");
             return 2;
+        }
+
+        if (parsed.CheckConfig)
+        {
+            return await CheckConfigAsync(parsed, output, error);
         }
 
         WebApplication web;
@@ -70,7 +68,7 @@ internal static class ServeCommand
                 web = Build(AppLoader.Load(parsed.AssemblyPath!, parsed.MethodPath!), parsed);
             }
         }
-        catch (Exception ex) when (ex is AppLoadException or InvalidOperationException or DirectoryNotFoundException)
+        catch (Exception ex) when (ex is AppLoadException or InvalidOperationException or DirectoryNotFoundException or ArgumentException)
         {
             await error.WriteLineAsync($"error: {ex.Message}");
             return 2;
@@ -78,28 +76,38 @@ internal static class ServeCommand
 
         await using (web)
         {
-            await web.StartAsync(cancellationToken);
+            try
+            {
+                await web.StartAsync(cancellationToken);
+            }
+            catch (IOException ex)
+            {
+                // Kestrel's "Failed to bind to address ...": which address, and why.
+                await error.WriteLineAsync($"error: could not listen ({string.Join(", ", parsed.Addresses)}): {ex.Message}");
+                return 2;
+            }
+
             foreach (var url in web.Urls)
             {
                 await output.WriteLineAsync($"Serving {parsed.AppSpec ?? parsed.MethodPath} on {url}");
             }
 
             // Ctrl+C and SIGTERM stop the host gracefully: in-flight requests finish within the shutdown timeout.
-            // SIGHUP reloads the workers, as gunicorn's master does.
-            using var reload = parsed.Python.Workers > 0 ? ReloadOnSighup(web, error) : null;
+            // SIGHUP reloads the workers, SIGTTIN adds one and SIGTTOU removes one, as gunicorn's master does.
+            using var signals = parsed.Python.Workers > 0 && !OperatingSystem.IsWindows() ? new WorkerSignals(web.Services.GetRequiredService<IPythonWorkers>(), error) : null;
             await web.WaitForShutdownAsync(cancellationToken);
         }
 
         return 0;
     }
 
+    /// <summary>The host for a .NET gateway app.</summary>
     public static WebApplication Build(GatewayApp app, ServeArguments arguments)
     {
         var builder = CreateBuilder(arguments);
         builder.Services.AddHealthChecks();
         var web = builder.Build();
-        UseForwardedHeaders(web, arguments);
-        MapHealthChecks(web, arguments);
+        UseFront(web, arguments);
         web.UseGatewayApp(app, options => options.UseValidator = arguments.Validate);
         return web;
     }
@@ -121,14 +129,25 @@ internal static class ServeCommand
             options.MaxRequestsJitter = python.MaxRequestsJitter;
             options.MaxWorkerMemory = python.MaxWorkerMemory;
             options.GracefulTimeout = python.GracefulTimeout;
+            options.Preload = python.Preload;
+            options.PostFork = python.PostFork;
+            options.Reload = python.Reload;
+            foreach (var pattern in python.ReloadIncludes)
+            {
+                options.ReloadIncludes.Add(pattern);
+            }
         });
 
         // The host stops its workers after draining its requests: its own shutdown timeout must leave them their grace.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = python.GracefulTimeout + TimeSpan.FromSeconds(5));
         builder.Services.AddHealthChecks().AddPythonWorkers();
         var web = builder.Build();
-        UseForwardedHeaders(web, arguments);
-        MapHealthChecks(web, arguments);
+        UseFront(web, arguments);
+        if (arguments.StatusPath is { } statusPath)
+        {
+            web.MapPythonStatus(statusPath);
+        }
+
         beforeApp?.Invoke(web);
         if ((python.Interface ?? PythonAppInterface.Detect(python.Python, [python.Chdir], appSpec)) == "asgi")
         {
@@ -140,55 +159,227 @@ internal static class ServeCommand
         {
             web.UsePythonWsgiApp(appSpec, options => options.UseValidator = arguments.Validate);
         }
+
         return web;
+    }
+
+    // --check-config: the app is imported (in a python3 of its own, as a worker would) and the verdict printed.
+    private static async Task<int> CheckConfigAsync(ServeArguments arguments, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            if (arguments.AppSpec is { } appSpec)
+            {
+                var python = arguments.Python;
+                var kind = PythonAppInterface.Detect(python.Python, [python.Chdir], appSpec);
+                await output.WriteLineAsync($"ok: {appSpec} imports, and is {(kind == "asgi" ? "an ASGI" : "a WSGI")} app ({python.Python}, from {python.Chdir}).");
+            }
+            else
+            {
+                AppLoader.Load(arguments.AssemblyPath!, arguments.MethodPath!);
+                await output.WriteLineAsync($"ok: {arguments.MethodPath} in {arguments.AssemblyPath} is a gateway app.");
+            }
+
+            return 0;
+        }
+        catch (Exception ex) when (ex is AppLoadException or InvalidOperationException or DirectoryNotFoundException)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return 1;
+        }
     }
 
     // Production defaults regardless of the machine's ASPNETCORE_ENVIRONMENT: no developer exception page.
     private static WebApplicationBuilder CreateBuilder(ServeArguments arguments)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production", Args = [] });
-        builder.WebHost.UseUrls(arguments.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        foreach (var address in arguments.Addresses)
+        {
+            RemoveStaleSocket(address);
+        }
+
+        builder.WebHost.UseUrls([.. arguments.Addresses]);
+        if (arguments.Tls is { } tls)
+        {
+            var certificate = LoadCertificate(tls);
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        }
 
         // As the ASP.NET Core templates' appsettings.json: not two console lines per request (a hello then cost more in
         // logging than in serving it), which a gunicorn user does not get either unless asking for an access log.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        if (arguments.Logging.AccessLogFile is { } file)
+        {
+            var format = arguments.Logging.AccessLogFormat;
+            builder.Services.AddSingleton(_ => new AccessLog(file, format));
+        }
+
         return builder;
     }
 
-    private static void MapHealthChecks(WebApplication web, ServeArguments arguments)
+    // What comes before the app, for .NET and Python apps alike: the access log (it sees every request), the root path,
+    // the proxies' headers, and the health checks.
+    private static void UseFront(WebApplication web, ServeArguments arguments)
     {
+        if (web.Services.GetService<AccessLog>() is { } accessLog)
+        {
+            web.Use(accessLog.Middleware);
+        }
+
+        if (arguments.RootPath is { } rootPath)
+        {
+            var prefix = new PathString(rootPath);
+            web.Use((context, next) =>
+            {
+                // As uvicorn's --root-path: the app is mounted there by a proxy that does not pass the prefix on.
+                context.Request.PathBase = prefix.Add(context.Request.PathBase);
+                return next(context);
+            });
+        }
+
+        if (arguments.Proxy.Enabled)
+        {
+            web.UseForwardedHeaders(ForwardedOptions(arguments.Proxy.AllowedIps));
+        }
+
         if (arguments.HealthPath is { } path)
         {
             web.MapHealthChecks(path);
         }
     }
 
-    private static PosixSignalRegistration ReloadOnSighup(WebApplication web, TextWriter error)
+    private static ForwardedHeadersOptions ForwardedOptions(IReadOnlyList<string> allowed)
     {
-        var workers = web.Services.GetRequiredService<IPythonWorkers>();
-        return PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        var options = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.All };
+        if (allowed.Count == 0)
         {
-            // The default for SIGHUP would end the process.
-            context.Cancel = true;
-            _ = Task.Run(async () =>
+            // Loopback only: ASP.NET Core's default, and uvicorn's (127.0.0.1).
+            return options;
+        }
+
+        options.KnownProxies.Clear();
+        options.KnownIPNetworks.Clear();
+        if (allowed.Contains("*"))
+        {
+            // As uvicorn's --forwarded-allow-ips '*': every peer is trusted, and every hop of X-Forwarded-For is read.
+            options.ForwardLimit = null;
+            options.KnownIPNetworks.Add(System.Net.IPNetwork.Parse("0.0.0.0/0"));
+            options.KnownIPNetworks.Add(System.Net.IPNetwork.Parse("::/0"));
+            return options;
+        }
+
+        foreach (var entry in allowed)
+        {
+            if (entry.Contains('/', StringComparison.Ordinal))
             {
-                try
-                {
-                    await workers.ReloadAsync();
-                }
-                catch (InvalidOperationException ex)
-                {
-                    await error.WriteLineAsync($"reload failed, the running workers go on serving: {ex.Message}");
-                }
-            });
-        });
+                options.KnownIPNetworks.Add(System.Net.IPNetwork.TryParse(entry, out var network)
+                    ? network
+                    : throw new ArgumentException($"--forwarded-allow-ips: '{entry}' is not an address or a network (10.0.0.0/8)."));
+            }
+            else
+            {
+                options.KnownProxies.Add(IPAddress.TryParse(entry, out var address)
+                    ? address
+                    : throw new ArgumentException($"--forwarded-allow-ips: '{entry}' is not an address or a network (10.0.0.0/8)."));
+            }
+        }
+
+        return options;
     }
 
-    private static void UseForwardedHeaders(WebApplication web, ServeArguments arguments)
+    private static X509Certificate2 LoadCertificate(TlsFiles tls)
     {
-        if (arguments.ForwardedHeaders)
+        try
         {
-            web.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.All });
+            return X509Certificate2.CreateFromPemFile(tls.CertFile, tls.KeyFile);
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or ArgumentException)
+        {
+            throw new ArgumentException($"--certfile {tls.CertFile}{(tls.KeyFile is null ? "" : $" with --keyfile {tls.KeyFile}")} does not load: {ex.Message}");
+        }
+    }
+
+    // A socket file left by a server that is gone refuses the bind, as it would gunicorn's, which removes it first.
+    private static void RemoveStaleSocket(string address)
+    {
+        var prefix = address.IndexOf("://unix:", StringComparison.Ordinal);
+        if (prefix < 0)
+        {
+            return;
+        }
+
+        var path = address[(prefix + "://unix:".Length)..];
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused && new FileInfo(path).Length == 0)
+        {
+            // Nobody listens: a socket file left behind.
+            File.Delete(path);
+            return;
+        }
+        catch (SocketException)
+        {
+            return;
+        }
+
+        throw new ArgumentException($"--bind unix:{path}: another server listens there.");
+    }
+
+    private static string Version()
+    {
+        var version = typeof(ServeCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
+        return $"gatewaybridge {version.Split('+')[0]} (.NET {Environment.Version}, {RuntimeInformation.OSDescription})";
+    }
+
+    /// <summary>SIGHUP, SIGTTIN and SIGTTOU for the workers, as gunicorn's master takes them (workers need Linux).</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private sealed class WorkerSignals : IDisposable
+    {
+        private readonly PosixSignalRegistration[] _registrations;
+
+        public WorkerSignals(IPythonWorkers workers, TextWriter error)
+        {
+            _registrations =
+            [
+                On(PosixSignal.SIGHUP, () => workers.ReloadAsync(), "reload failed, the running workers go on serving", error),
+                On(PosixSignal.SIGTTIN, () => workers.AddWorkerAsync(), "could not add a worker", error),
+                On(PosixSignal.SIGTTOU, () => Task.FromResult(workers.RemoveWorker()), "could not remove a worker", error),
+            ];
+        }
+
+        private static PosixSignalRegistration On(PosixSignal signal, Func<Task> act, string failure, TextWriter error) =>
+            PosixSignalRegistration.Create(signal, context =>
+            {
+                // The defaults would stop the process (SIGHUP) or the terminal's job (SIGTTIN, SIGTTOU).
+                context.Cancel = true;
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await act();
+                    }
+                    catch (Exception ex) when (ex is InvalidOperationException or WorkerStartException or ObjectDisposedException)
+                    {
+                        await error.WriteLineAsync($"{failure}: {ex.Message}");
+                    }
+                });
+            });
+
+        public void Dispose()
+        {
+            foreach (var registration in _registrations)
+            {
+                registration.Dispose();
+            }
         }
     }
 }

@@ -6,13 +6,27 @@ namespace GatewayBridge.Python.Tests.Infrastructure;
 /// <summary>gunicorn (Debian's python3-gunicorn, one sync worker) serving a test app on a free loopback port.</summary>
 public sealed partial class GunicornServer : IAsyncLifetime
 {
+    private readonly string _app;
+    private readonly string[] _options;
     private Process? _process;
+
+    public GunicornServer()
+        : this("wsgi_apps:dump")
+    {
+    }
+
+    /// <summary>gunicorn serving <paramref name="app"/> with more <paramref name="options"/> (started by <see cref="InitializeAsync"/>).</summary>
+    internal GunicornServer(string app, params string[] options)
+    {
+        _app = app;
+        _options = options;
+    }
 
     public int Port { get; private set; }
 
     public async Task InitializeAsync()
     {
-        var start = new ProcessStartInfo(PythonTestHost.Python, ["-m", "gunicorn", "--workers", "1", "--bind", "127.0.0.1:0", "--chdir", PythonTestHost.AppsFolder, "wsgi_apps:dump"])
+        var start = new ProcessStartInfo(PythonTestHost.Python, ["-m", "gunicorn", "--workers", "1", "--bind", "127.0.0.1:0", "--chdir", PythonTestHost.AppsFolder, .. _options, _app])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,

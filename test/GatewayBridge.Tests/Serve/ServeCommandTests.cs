@@ -102,15 +102,16 @@ public class ServeCommandTests
 
         error = new StringWriter();
         Assert.Equal(2, await ServeCommand.RunAsync(["serve"], TextWriter.Null, error));
-        Assert.Contains("usage:", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Expected: serve <module:callable>", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--help lists every option", error.ToString(), StringComparison.Ordinal);
 
         error = new StringWriter();
         Assert.Equal(2, await ServeCommand.RunAsync(["serve", "a.dll", "A.B.C", "--python", "/usr/bin/python3"], TextWriter.Null, error));
-        Assert.Contains("are for Python apps", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--python is for Python apps", error.ToString(), StringComparison.Ordinal);
 
         error = new StringWriter();
         Assert.Equal(2, await ServeCommand.RunAsync(["serve", "a.dll", "A.B.C", "--bogus"], TextWriter.Null, error));
-        Assert.Contains("Unknown option '--bogus'", error.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("error: Unknown option '--bogus'; did you mean", error.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
