@@ -195,7 +195,7 @@ internal static class ServeCommand
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production", Args = [] });
         foreach (var address in arguments.Addresses)
         {
-            RemoveStaleSocket(address);
+            PrepareUnixSocket(address);
         }
 
         builder.WebHost.UseUrls([.. arguments.Addresses]);
@@ -300,8 +300,9 @@ internal static class ServeCommand
         }
     }
 
-    // A socket file left by a server that is gone refuses the bind, as it would gunicorn's, which removes it first.
-    private static void RemoveStaleSocket(string address)
+    // A unix: address needs its folder; a socket file left by a server that is gone would refuse the bind, as it would
+    // gunicorn's, which removes it first.
+    private static void PrepareUnixSocket(string address)
     {
         var prefix = address.IndexOf("://unix:", StringComparison.Ordinal);
         if (prefix < 0)
@@ -310,6 +311,12 @@ internal static class ServeCommand
         }
 
         var path = address[(prefix + "://unix:".Length)..];
+        var folder = Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(folder))
+        {
+            throw new ArgumentException($"--bind unix:{path}: the folder {folder} does not exist.");
+        }
+
         if (!File.Exists(path))
         {
             return;

@@ -229,11 +229,9 @@ internal static class ServeFlags
         {
             if (bind.StartsWith("unix:", StringComparison.Ordinal))
             {
-                var path = Path.GetFullPath(bind["unix:".Length..]);
-                var folder = Path.GetDirectoryName(path)!;
-                return Directory.Exists(folder)
-                    ? $"{scheme}://unix:{path}"
-                    : throw new ArgumentException($"{flag} {bind}: the folder {folder} does not exist.");
+                // Its folder is checked when the server starts (ServeCommand), not here: a deployment file names
+                // folders of the machine it is for.
+                return $"{scheme}://unix:{Path.GetFullPath(bind["unix:".Length..])}";
             }
 
             if (bind.Contains("://", StringComparison.Ordinal))

@@ -27,9 +27,10 @@ internal sealed class RequestQueue : IDisposable
         (_host, _worker) = (UnixSockets.Own(host), UnixSockets.Own(worker));
 
         // A message must fit the socket's send buffer; what the kernel allows (net.core.wmem_max) is read back, and a
-        // quarter of it is the largest message, so several wait at once. A larger request goes with its body in a file.
+        // quarter of it, at most 256 KiB, is the largest message, so several wait at once. Each worker thread keeps a
+        // buffer that large to read one into; a larger request goes with its body in a file.
         _host.SendBufferSize = SendBuffer;
-        MessageLimit = Math.Max(_host.SendBufferSize / 4, 64 * 1024);
+        MessageLimit = Math.Clamp(_host.SendBufferSize / 4, 64 * 1024, 256 * 1024);
     }
 
     /// <summary>The largest Request frame a message holds.</summary>

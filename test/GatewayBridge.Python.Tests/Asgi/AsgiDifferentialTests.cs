@@ -19,7 +19,7 @@ public class AsgiDifferentialTests(UvicornServer uvicorn) : IClassFixture<Uvicor
         ["client"] = "the client's port (each server sees its own connection); the host agrees",
         ["server"] = "the server's port; the host agrees",
         ["raw_path"] = "with the mount prefix, as Kestrel received it (uvicorn behind a stripping proxy never sees it); bytes for a WebSocket too (uvicorn 0.17.6 gives a str there)",
-        ["headers"] = "the same pairs, in Kestrel's order (the headers it knows first) rather than the wire's",
+        ["headers"] = "the same pairs, in Kestrel's order (the headers it knows first) rather than the wire's; a request the host traces has the host's app span as its traceparent, as behind a tracing proxy",
         ["state"] = "the lifespan state, copied per request (uvicorn 0.21 and later do this; 0.17.6 has no state)",
     };
 

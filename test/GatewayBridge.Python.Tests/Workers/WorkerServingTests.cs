@@ -245,6 +245,21 @@ public class WorkerServingTests
     }
 
     [Fact]
+    public async Task ABodyKeptInMemory_ButLargerThanAQueueMessage_ReachesTheAppWhole_ByAFileOfItsOwn()
+    {
+        await using var host = await StartAsync(options: o => o.MemoryBufferThreshold = 2 * 1024 * 1024);
+        var body = new byte[600 * 1024];
+        Random.Shared.NextBytes(body);
+
+        using var response = await host.Client.PostAsync("/digest", new ByteArrayContent(body));
+        var fields = (await response.Content.ReadAsStringAsync()).Split(' ');
+
+        Assert.Equal($"{body.Length}", fields[0]);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), fields[1]);
+        Assert.Equal("file", fields[2]);
+    }
+
+    [Fact]
     public async Task AFastRequest_NeverWaitsBehindASlowOne_WhileAnotherWorkerIsFree()
     {
         var release = TempPath("release");

@@ -25,6 +25,8 @@ public class GunicornDifferentialTests(GunicornServer gunicorn) : IClassFixture<
         ["REQUEST_URI"] = "the contract's name for the raw target; RAW_URI, gunicorn's name, is there too",
         ["gunicorn.socket"] = "gunicorn's own",
         ["HTTP_X_SPOOF"] = "a header name with '_' is dropped (the contract; gunicorn 22 does the same)",
+        ["HTTP_TRACEPARENT"] = "the host's app span's when the host traces the request, as a tracing proxy hands on its own (PythonTracingTests); the client's otherwise",
+        ["HTTP_TRACESTATE"] = "the traced request's, with the traceparent above",
     };
 
     public static TheoryData<string, string, int> Requests

@@ -299,3 +299,12 @@ def _tmp():
 def trace(environ, start_response):
     """The trace context the app received."""
     return _text(start_response, f"{environ.get('HTTP_TRACEPARENT', '-')} {environ.get('HTTP_TRACESTATE', '-')}")
+
+
+def digest(environ, start_response):
+    """The request body's length and SHA-256, and how it came: a file the host spilled it to, or bytes in memory."""
+    import hashlib
+
+    stream = environ["wsgi.input"]
+    body = stream.read()
+    return _text(start_response, f"{len(body)} {hashlib.sha256(body).hexdigest()} {'file' if hasattr(stream, 'name') else 'memory'}")

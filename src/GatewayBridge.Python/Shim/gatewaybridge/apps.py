@@ -3,7 +3,6 @@
 import ast
 import functools
 import importlib
-import inspect
 
 
 def load_app(spec):
@@ -48,6 +47,8 @@ def _paste(location):
 def interface_of(app):
     """'asgi' for a coroutine function, or an object whose __call__ is one (Starlette, FastAPI, Django's
     ASGIHandler); 'wsgi' for any other callable."""
+    import inspect  # here, not at the top: a worker never asks, and inspect costs megabytes
+
     call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(type(app), "__call__", app)
     return "asgi" if inspect.iscoroutinefunction(call) else "wsgi"
 

@@ -30,7 +30,10 @@ class Template:
         logs.install(self._log_record, self.config.log_level)
         sys.stdout.reconfigure(line_buffering=True)
         try:
-            # Single-threaded, no loop running: nothing a fork could catch half-done.
+            # Single-threaded, no loop running: nothing a fork could catch half-done. The workers' own modules are
+            # imported here too, so that they share those pages as well.
+            from gatewaybridge import workers
+            workers.kind(self.config)
             app = apps.load_app(self.config.app)
         except BaseException:
             self._send(FAILED, protocol.encode_text(traceback.format_exc()))

@@ -23,10 +23,16 @@ def serve(secret=None, preloaded=None):
     except protocol.ProtocolError as error:
         print(f"gatewaybridge worker: the host broke the worker protocol ({error}); exiting.", file=sys.stderr)
         return base.PROTOCOL_ERROR
+    return kind(config)(connection, config, preloaded).start()
+
+
+def kind(config):
+    """The worker class CONFIG asks for, imported now (a template imports it before it forks, so its workers share it)."""
     if config.interface == "asgi":
-        from gatewaybridge.workers.asgi import AsgiWorker as kind
-    elif config.threads > 1:
-        from gatewaybridge.workers.gthread import ThreadWorker as kind
-    else:
-        from gatewaybridge.workers.sync import SyncWorker as kind
-    return kind(connection, config, preloaded).start()
+        from gatewaybridge.workers.asgi import AsgiWorker
+        return AsgiWorker
+    if config.threads > 1:
+        from gatewaybridge.workers.gthread import ThreadWorker
+        return ThreadWorker
+    from gatewaybridge.workers.sync import SyncWorker
+    return SyncWorker
