@@ -110,6 +110,24 @@ public class PreloadTests
     }
 
     [Fact]
+    public async Task MaxRequests_RecyclesAForkedWorker_FromTheSameTemplate()
+    {
+        await using var host = await StartAsync(python: o =>
+        {
+            o.Preload = true;
+            o.MaxRequests = 2;
+        });
+        var template = host.Supervisor().Template!.Pid;
+        var first = await host.GetPidAsync();
+        await host.GetPidAsync();
+
+        await Eventually.HoldsAsync(() => host.Pids() is { Count: 1 } pids && !pids.Contains(first), "the recycled worker");
+
+        Assert.Equal(template, ParentOf(host.Pids().Single()));
+        Assert.NotEqual(first, await host.GetPidAsync());
+    }
+
+    [Fact]
     public async Task AHungCallInAForkedWorker_IsCut_ByPid()
     {
         await using var host = await StartAsync(python: o =>

@@ -244,6 +244,28 @@ public class WorkerServingTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // a worker forked from a template registers the guard itself; the template's forks skip it
+    public async Task AChildTheAppForks_ThatReturnsFromTheApp_IsEndedAfterItsRequest(bool preload)
+    {
+        await using var host = await StartAsync(python: o => o.Preload = preload);
+        var worker = await host.GetPidAsync();
+        var path = TempPath("fork");
+        try
+        {
+            var answer = await host.Client.GetStringAsync($"/fork_and_return?path={Uri.EscapeDataString(path)}");
+
+            Assert.Matches("^forked [0-9]+ status 0$", answer);
+            Assert.EndsWith($"of {worker}", await File.ReadAllTextAsync(path), StringComparison.Ordinal);
+            Assert.Equal(worker, await host.GetPidAsync());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task ABodyKeptInMemory_ButLargerThanAQueueMessage_ReachesTheAppWhole_ByAFileOfItsOwn()
     {

@@ -126,6 +126,25 @@ def fork(environ, start_response):
     return _text(start_response, f"forked {child} status {status}")
 
 
+def fork_and_return(environ, start_response):
+    """os.fork() in a worker where the child returns from the app as the parent does: the shim must end the child
+    after this request, so that it never serves the parent's next one."""
+    path = _query(environ)["path"]
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:
+        with open(path, "w") as f:
+            f.write(f"child {os.getpid()} of {parent}")
+        return _text(start_response, "from the child")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            return _text(start_response, f"forked {child} status {status}")
+        time.sleep(0.01)
+    return _text(start_response, f"forked {child} still running")
+
+
 def _connection():
     return next(o for o in gc.get_objects() if type(o).__name__ == "Connection" and hasattr(o, "sock"))
 
