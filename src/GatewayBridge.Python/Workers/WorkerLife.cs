@@ -40,7 +40,7 @@ internal enum RetireReason
     /// <summary>The app was reloaded (<c>IPythonWorkers.ReloadAsync</c>, SIGHUP, a changed source file).</summary>
     Reload,
 
-    /// <summary>The pool was made smaller (<c>IPythonWorkers.RemoveWorkerAsync</c>, SIGTTOU): it is not replaced.</summary>
+    /// <summary>The pool was made smaller (<c>IPythonWorkers.RemoveWorker</c>, SIGTTOU): it is not replaced.</summary>
     Removed,
 }
 

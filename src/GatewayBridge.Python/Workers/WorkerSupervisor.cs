@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
@@ -11,6 +12,7 @@ namespace GatewayBridge.Python;
 /// where that keeps the pool from running dry (MaxRequests, a reload). Its <see cref="WorkerPool"/> chooses the worker
 /// for each request.
 /// </summary>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The reload semaphore never allocates a wait handle: nothing to dispose.")]
 internal sealed class WorkerSupervisor
 {
     /// <summary>The requests an ASGI worker holds at most; more wait in the bridge's queue.</summary>
@@ -32,6 +34,7 @@ internal sealed class WorkerSupervisor
     private readonly int _id = Interlocked.Increment(ref s_lastId);
     private readonly List<WorkerTemplate> _templates = [];
     private readonly Dictionary<string, int> _restarts = [];
+    private readonly SemaphoreSlim _reloading = new(1, 1);
     private WorkerTemplate? _template;
     private int _size;
     private int _lastIndex;
@@ -212,6 +215,7 @@ internal sealed class WorkerSupervisor
             ["request_limit"] = files.RequestLimit,
             ["post_fork"] = _options.PostFork,
             ["template"] = files.Template,
+            ["reload"] = _options.Reload,
         });
 
     // Starts a template of the app (a preloaded app's workers are forked from it) and watches it: one that dies while
@@ -278,9 +282,11 @@ internal sealed class WorkerSupervisor
 
                 return;
             }
-            catch (WorkerStartException failure)
+            catch (Exception ex)
             {
-                _logger.TemplateStartFailed(AppSpec, failure.Pid, failure.Message, failure.PythonTraceback);
+                // Whatever the failure, the loop goes on: without a template no worker can be replaced.
+                var failure = ex as WorkerStartException;
+                _logger.TemplateStartFailed(AppSpec, failure?.Pid ?? 0, ex.Message, failure?.PythonTraceback ?? "");
                 lock (_lock)
                 {
                     _failures++;
@@ -450,6 +456,20 @@ internal sealed class WorkerSupervisor
     /// </summary>
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
+        // One reload at a time (a SIGHUP and a saved file may come together): the newest template is the one that stays.
+        await _reloading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ReloadOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _reloading.Release();
+        }
+    }
+
+    private async Task ReloadOnceAsync(CancellationToken cancellationToken)
+    {
         if (_options.Preload)
         {
             // The new code is imported by a new template first: one that does not import leaves everything as it was.
@@ -474,9 +494,9 @@ internal sealed class WorkerSupervisor
         {
             lock (_lock)
             {
-                if (!_replacing.Add(old))
+                if (old.Life.State != WorkerState.Serving || !_replacing.Add(old))
                 {
-                    // Being replaced already.
+                    // Being replaced or removed already.
                     continue;
                 }
             }
@@ -588,6 +608,9 @@ internal sealed class WorkerSupervisor
             }
 
             _size--;
+
+            // Taken out of a reload's reach: a reload that came to it next would start it a replacement.
+            _replacing.Add(leaving);
         }
 
         if (Pool.Remove(leaving))

@@ -67,8 +67,15 @@ internal sealed class WorkerTemplate
         _ = Exited.ContinueWith(t => ready.TrySetException(new WorkerStartException(Pid, $"exited with {Worker.DescribeExit(t.Result)} before it had imported the app", "")), TaskScheduler.Default);
         using (timeout.Token.Register(() => ready.TrySetException(new WorkerStartException(Pid, $"did not import the app within {_startTimeout.TotalSeconds:0} s", ""))))
         {
-            var socket = await connected.WaitAsync(timeout.Token).ConfigureAwait(false);
-            _connection = new FramedConnection(socket);
+            // A template that exits or is late before it connects fails as one that is late to import does: with a
+            // WorkerStartException, which whoever started it handles (an OperationCanceledException would not be).
+            if (await Task.WhenAny(connected, ready.Task).ConfigureAwait(false) != connected)
+            {
+                _runtime.Forget(secret);
+                await ready.Task.ConfigureAwait(false);
+            }
+
+            _connection = new FramedConnection(await connected.ConfigureAwait(false));
             _connection.Send(FrameWriter.Json(FrameType.Config, _config()));
             _connection.StartReading((type, _, _, payload) => OnControl(type, payload, ready), static _ => { }, OnClosed);
             await ready.Task.ConfigureAwait(false);
@@ -86,28 +93,38 @@ internal sealed class WorkerTemplate
         var stderr = WorkerProcess.OutputPipe();
         var forking = new Forking(exited);
         _forking[secret] = forking;
+        int pid;
         try
         {
-            connection.SendWithDescriptors(FrameWriter.Json(FrameType.Fork, JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["secret"] = secret })),
-                stdout.ClientSafePipeHandle, stderr.ClientSafePipeHandle);
+            try
+            {
+                connection.SendWithDescriptors(FrameWriter.Json(FrameType.Fork, JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["secret"] = secret })),
+                    stdout.ClientSafePipeHandle, stderr.ClientSafePipeHandle);
+            }
+            finally
+            {
+                stdout.DisposeLocalCopyOfClientHandle();
+                stderr.DisposeLocalCopyOfClientHandle();
+            }
+
+            using (cancellationToken.Register(() => forking.Pid.TrySetCanceled(cancellationToken)))
+            {
+                pid = await forking.Pid.Task.WaitAsync(_startTimeout, CancellationToken.None).ConfigureAwait(false);
+            }
         }
-        catch
+        catch (Exception ex)
         {
+            // A FORKED that comes later finds nothing: its worker's secret is no longer expected, so it is refused
+            // and exits, and the template reaps it.
             _forking.TryRemove(secret, out _);
             stdout.Dispose();
             stderr.Dispose();
-            throw;
-        }
-        finally
-        {
-            stdout.DisposeLocalCopyOfClientHandle();
-            stderr.DisposeLocalCopyOfClientHandle();
-        }
-
-        int pid;
-        using (cancellationToken.Register(() => forking.Pid.TrySetCanceled(cancellationToken)))
-        {
-            pid = await forking.Pid.Task.WaitAsync(_startTimeout, CancellationToken.None).ConfigureAwait(false);
+            throw ex switch
+            {
+                TimeoutException => new WorkerStartException(Pid, $"its template did not fork it within {_startTimeout.TotalSeconds:0} s", ""),
+                ObjectDisposedException or IOException or System.Net.Sockets.SocketException => new WorkerStartException(Pid, "its template ended before it forked", ""),
+                _ => ex,
+            };
         }
 
         _ = WorkerProcess.LogLinesAsync(stdout, pid, isStderr: false, _loggers);

@@ -218,6 +218,21 @@ public class PreloadTests
         Assert.All(host.Pids(), pid => Assert.Equal(template, ParentOf(pid)));
     }
 
+    [Fact]
+    public async Task TheTemplate_IsInAProcessGroupOfItsOwn_AsEachWorkerIs()
+    {
+        // Ctrl+C at the host's terminal goes to the host's group: a template in it would die before the host stops it.
+        await using var host = await StartAsync(python: o => o.Preload = true);
+        var template = host.Supervisor().Template!.Pid;
+
+        Assert.Equal(template, ProcessGroupOf(template));
+        Assert.Equal(host.Pids().Single(), ProcessGroupOf(host.Pids().Single()));
+    }
+
+    // The fifth field of /proc/<pid>/stat, after the name in parentheses.
+    private static int ProcessGroupOf(int pid) =>
+        int.Parse(File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].Split(' ')[2], CultureInfo.InvariantCulture);
+
     private static int ParentOf(int pid) =>
         int.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("PPid:", StringComparison.Ordinal))[5..].Trim(), CultureInfo.InvariantCulture);
 

@@ -24,6 +24,9 @@ class Template:
         self.config = config
 
     def run(self):
+        # A process group of its own, as a worker has: Ctrl+C at the host's terminal must not end the template before
+        # the host stops it (the host would start another while it stops, and its workers' exit statuses be lost).
+        os.setpgid(0, 0)
         for folder in reversed(self.config.path):
             if folder not in sys.path:
                 sys.path.insert(1, folder)
