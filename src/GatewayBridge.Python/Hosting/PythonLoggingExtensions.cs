@@ -89,6 +89,9 @@ internal static partial class PythonLoggingExtensions
     [LoggerMessage(238, LogLevel.Error, "The code of {AppSpec} changed but does not load; the running workers go on serving. {Message}")]
     public static partial void ReloadFailed(this ILogger logger, string appSpec, string message);
 
+    [LoggerMessage(239, LogLevel.Warning, "Reload on save stopped watching {Folder}: {Message}. On Linux, a folder with many subfolders (a virtual environment, node_modules) may need a larger fs.inotify.max_user_watches, or the app's code in a folder of its own.")]
+    public static partial void ReloadWatchFailed(this ILogger logger, string folder, string message);
+
     [LoggerMessage(240, LogLevel.Error, "{Method} {Path}: the Python ASGI app {AppSpec} failed; {Outcome}.")]
     public static partial void AsgiAppFailed(this ILogger logger, string method, PathString path, string appSpec, string outcome, Exception exception);
 

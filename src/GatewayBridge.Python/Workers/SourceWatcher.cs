@@ -34,19 +34,20 @@ internal sealed class SourceWatcher : IDisposable
                 IncludeSubdirectories = true,
                 NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size,
             };
-            watcher.Changed += (_, e) => OnChange(e.FullPath);
-            watcher.Created += (_, e) => OnChange(e.FullPath);
-            watcher.Deleted += (_, e) => OnChange(e.FullPath);
-            watcher.Renamed += (_, e) => OnChange(e.FullPath);
+            watcher.Changed += (_, e) => OnChange(folder, e.FullPath);
+            watcher.Created += (_, e) => OnChange(folder, e.FullPath);
+            watcher.Deleted += (_, e) => OnChange(folder, e.FullPath);
+            watcher.Renamed += (_, e) => OnChange(folder, e.FullPath);
+            watcher.Error += (_, e) => _logger.ReloadWatchFailed(folder, e.GetException().Message);
             watcher.EnableRaisingEvents = true;
             _watchers.Add(watcher);
         }
     }
 
-    private void OnChange(string path)
+    private void OnChange(string folder, string path)
     {
         var name = Path.GetFileName(path);
-        if (path.Contains("__pycache__", StringComparison.Ordinal) || !_patterns.Any(p => FileSystemName.MatchesSimpleExpression(p, name)))
+        if (!_patterns.Any(p => FileSystemName.MatchesSimpleExpression(p, name)) || Ignored(Path.GetRelativePath(folder, path)))
         {
             return;
         }
@@ -57,6 +58,12 @@ internal sealed class SourceWatcher : IDisposable
             _timer.Change(Quiet, Timeout.InfiniteTimeSpan);
         }
     }
+
+    // What is not the app's own code, as uvicorn's reloader leaves it out: compiled files, hidden folders (.git, .venv),
+    // installed packages; below the watched folder only, which may itself be anywhere.
+    internal static bool Ignored(string relative) =>
+        relative.Split(Path.DirectorySeparatorChar).Any(segment =>
+            segment is "__pycache__" or "site-packages" or "node_modules" || (segment.Length > 1 && segment[0] == '.'));
 
     // One reload at a time: changes made during one reload again once it is done.
     private async Task FireAsync()
@@ -92,7 +99,7 @@ internal sealed class SourceWatcher : IDisposable
             watcher.Dispose();
         }
 
+        // The semaphore is left to the collector (it never made a wait handle): a reload running now still releases it.
         _timer.Dispose();
-        _one.Dispose();
     }
 }

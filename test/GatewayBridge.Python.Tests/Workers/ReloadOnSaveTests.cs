@@ -38,6 +38,35 @@ public class ReloadOnSaveTests
     }
 
     [Fact]
+    public async Task ASaveOfTheSameSize_WithinTheSameSecond_IsServed()
+    {
+        // CPython takes a cached .pyc whose source has the size and whole-second mtime it was compiled from: here one
+        // left by an earlier run (PYTHONDONTWRITEBYTECODE may keep the workers from writing their own).
+        using var folder = new TempFolder();
+        var module = Path.Combine(folder.Path, "live_app.py");
+        await File.WriteAllTextAsync(module, App("v1"));
+        var saved = File.GetLastWriteTimeUtc(module);
+        using (var compile = System.Diagnostics.Process.Start(PythonTestHost.Python, ["-c", "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)", module]))
+        {
+            await compile.WaitForExitAsync();
+            Assert.Equal(0, compile.ExitCode);
+        }
+
+        Assert.Single(Directory.GetFiles(Path.Combine(folder.Path, "__pycache__"), "live_app.*.pyc"));
+        await using var host = await StartAsync("live_app:app", python: o =>
+        {
+            o.PythonPath.Add(folder.Path);
+            o.Reload = true;
+        });
+        Assert.Equal("v1", await host.Client.GetStringAsync("/"));
+
+        await File.WriteAllTextAsync(module, App("v2"));
+        File.SetLastWriteTimeUtc(module, saved);
+
+        await Eventually.ReturnsAsync(() => host.Client.GetStringAsync("/"), body => body == "v2", "the saved change served");
+    }
+
+    [Fact]
     public async Task AChangeToAFileItNames_Reloads_AndOtherFilesDoNot()
     {
         using var folder = new TempFolder();
@@ -60,6 +89,17 @@ public class ReloadOnSaveTests
         Assert.DoesNotContain(host.Logs.Entries, e => e.EventId.Name == "SourceChanged" && e.Message.Contains("notes.md", StringComparison.Ordinal));
         Assert.NotEqual(pid, host.Pids().Single());
     }
+
+    [Theory]
+    [InlineData("live_app.py", false)]
+    [InlineData("pkg/views.py", false)]
+    [InlineData("pkg/__pycache__/views.cpython-311.pyc", true)]
+    [InlineData(".venv/lib/python3.11/site-packages/flask/app.py", true)]
+    [InlineData("vendor/site-packages/x.py", true)]
+    [InlineData(".git/hooks/pre-commit.py", true)]
+    [InlineData("web/node_modules/x/build.py", true)]
+    public void WhatIsNotTheAppsOwnCode_IsNotWatched(string relative, bool ignored) =>
+        Assert.Equal(ignored, SourceWatcher.Ignored(relative));
 
     private static string App(string body) =>
         $"def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{body}']\n";

@@ -3,6 +3,7 @@
 import ast
 import functools
 import importlib
+import sys
 
 
 def load_app(spec):
@@ -30,6 +31,33 @@ def load_app(spec):
     if not callable(app):
         raise TypeError(f"{spec} is a {type(app).__name__}, not a callable app")
     return app
+
+
+def import_from_source(folders):
+    """Reloading on save: a module in the app's folders is compiled from its source at each import, never taken from a
+    .pyc, and none is written. CPython takes a .pyc whose source has the size and the whole-second mtime it was compiled
+    from, so a save of the same size within that second would go unseen. Other modules load as usual."""
+    import os
+    from importlib.machinery import (BYTECODE_SUFFIXES, EXTENSION_SUFFIXES, SOURCE_SUFFIXES, ExtensionFileLoader,
+                                     FileFinder, SourceFileLoader, SourcelessFileLoader)
+
+    class SourceOnlyLoader(SourceFileLoader):
+        def path_stats(self, path):
+            # Without the source's stats the loader neither checks a .pyc nor writes one.
+            raise OSError("compiled from source: the app reloads on save")
+
+    app_finder = FileFinder.path_hook((ExtensionFileLoader, EXTENSION_SUFFIXES), (SourceOnlyLoader, SOURCE_SUFFIXES),
+                                      (SourcelessFileLoader, BYTECODE_SUFFIXES))
+    roots = tuple(os.path.join(os.path.abspath(folder), "") for folder in folders)
+
+    def hook(entry):
+        where = os.path.join(os.path.abspath(entry or "."), "")
+        if not where.startswith(roots) or "site-packages" in where:
+            raise ImportError("not one of the app's folders")
+        return app_finder(entry)
+
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.clear()
 
 
 def _paste(location):

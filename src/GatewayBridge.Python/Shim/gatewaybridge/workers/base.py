@@ -39,6 +39,7 @@ class Config:
         self.request_limit = values.get("request_limit", 0)
         self.post_fork = values.get("post_fork")
         self.template = values.get("template", False)
+        self.reload = values.get("reload", False)
         self.requests = None  # a WSGI worker's request queue, the socket passed with CONFIG
 
 
@@ -62,6 +63,8 @@ def connect(secret=None):
         raise SystemExit("gatewaybridge worker: the connection did not come from the host that started this worker; refused.")
     if descriptors:
         config.requests = socket.socket(fileno=descriptors[0])
+    if config.reload:
+        apps.import_from_source(config.path)
     return connection, config
 
 
