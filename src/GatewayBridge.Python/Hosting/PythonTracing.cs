@@ -40,11 +40,16 @@ internal static class PythonTracing
     public static void Worker(Activity? span, int pid) => span?.SetTag("python.worker.pid", pid);
 
     /// <summary>
-    /// What the app receives for <paramref name="span"/>: its <c>traceparent</c> and the request's <c>tracestate</c>, or
-    /// null when the request has no span (then the client's headers reach the app unchanged).
+    /// What the app receives: the <c>traceparent</c> of the app's <paramref name="span"/>, or of the request's own span
+    /// when it is recorded but nobody listens to this source (a tracer set up for ASP.NET Core alone), and the request's
+    /// <c>tracestate</c>; null when the host does not trace the request (then the client's headers reach the app
+    /// unchanged, as they reach a gunicorn app).
     /// </summary>
-    public static (string Parent, string? State)? Headers(Activity? span, Activity? request) =>
-        span is null || request is null
+    public static (string Parent, string? State)? Headers(Activity? span, Activity? request)
+    {
+        var parent = span ?? (request is { Recorded: true } ? request : null);
+        return parent is null || request is null
             ? null
-            : ($"00-{span.TraceId}-{span.SpanId}-{(span.Recorded ? "01" : "00")}", span.TraceStateString ?? request.TraceStateString);
+            : ($"00-{parent.TraceId}-{parent.SpanId}-{(parent.Recorded ? "01" : "00")}", parent.TraceStateString ?? request.TraceStateString);
+    }
 }

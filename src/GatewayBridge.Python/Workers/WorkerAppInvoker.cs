@@ -48,7 +48,10 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
                     worker =>
                     {
                         PythonTracing.Worker(queued, worker.Pid);
-                        app = PythonTracing.Start("python.app", request, _appSpec);
+
+                        // One app span however many workers are tried (a worker whose queue is full refuses the
+                        // request, and the next one is asked): the app's traceparent names it.
+                        app ??= PythonTracing.Start("python.app", request, _appSpec);
                         PythonTracing.Worker(app, worker.Pid);
                         return Open(worker, environ, PythonTracing.Headers(app, request), ref spilled);
                     },

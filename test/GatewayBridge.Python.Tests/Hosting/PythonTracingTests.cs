@@ -64,14 +64,41 @@ public sealed class PythonTracingTests : IDisposable
     public async Task ARequestTheHostDoesNotTrace_ReachesTheAppWithItsClientsHeaders()
     {
         await using var host = await StartAsync();
-        var other = ActivityTraceId.CreateRandom();
+        var header = $"00-{ActivityTraceId.CreateRandom()}-{ActivitySpanId.CreateRandom()}-00";
         using var request = new HttpRequestMessage(HttpMethod.Get, "/trace");
-        request.Headers.Add("traceparent", $"00-{other}-{ActivitySpanId.CreateRandom()}-01");
+        request.Headers.Add("traceparent", header);
+        request.Headers.Add("tracestate", "vendor=2");
 
         using var response = await host.Client.SendAsync(request);
 
-        Assert.StartsWith($"00-{other}-", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.DoesNotContain(_stopped, a => a.TraceId == other);
+        Assert.Equal($"{header} vendor=2", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task ARequestTheHostRecords_WithNobodyListeningToPythonSpans_ReachesTheAppAsAChildOfTheHostsSpan(int workers)
+    {
+        // A tracer set up for ASP.NET Core alone: the host's request span is recorded, and no python.* span is made.
+        var hostOnly = ActivityTraceId.CreateRandom();
+        var stopped = new ConcurrentQueue<Activity>();
+        using var aspNetCore = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> options) =>
+                options.Parent.TraceId == hostOnly ? ActivitySamplingResult.AllDataAndRecorded : ActivitySamplingResult.None,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(aspNetCore);
+        await using var host = await StartAsync(workers: workers);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/trace");
+        request.Headers.Add("traceparent", $"00-{hostOnly}-{ActivitySpanId.CreateRandom()}-01");
+
+        using var response = await host.Client.SendAsync(request);
+        var traceparent = (await response.Content.ReadAsStringAsync()).Split(' ')[0];
+
+        var server = await Eventually.ReturnsAsync(() => Task.FromResult(stopped.FirstOrDefault(a => a.TraceId == hostOnly)), a => a is not null, "the request span");
+        Assert.Equal($"00-{hostOnly}-{server!.SpanId}-01", traceparent);
     }
 
     [Theory]
