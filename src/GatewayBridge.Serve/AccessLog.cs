@@ -32,17 +32,26 @@ internal sealed class AccessLog : IAsyncDisposable
     public async Task Middleware(HttpContext context, RequestDelegate next)
     {
         var started = Stopwatch.GetTimestamp();
-        var at = DateTimeOffset.Now;
+        var failed = false;
         var counting = new CountingBody(context.Features.Get<IHttpResponseBodyFeature>()!);
         context.Features.Set<IHttpResponseBodyFeature>(counting);
         try
         {
             await next(context);
         }
+        catch
+        {
+            failed = true;
+            throw;
+        }
         finally
         {
             context.Features.Set<IHttpResponseBodyFeature>(counting.Inner);
-            var entry = new Entry(context, at, Stopwatch.GetElapsedTime(started), counting.Written);
+
+            // An exception before the response started becomes Kestrel's 500 after this line is built: that is what
+            // the client gets. The time is when the line is written, as gunicorn's is.
+            var status = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
+            var entry = new Entry(context, DateTimeOffset.Now, Stopwatch.GetElapsedTime(started), counting.Written, status);
             var line = new StringBuilder();
             foreach (var piece in _format)
             {
@@ -127,7 +136,7 @@ internal sealed class AccessLog : IAsyncDisposable
             {
                 'i' => e => Dash(e.Context.Request.Headers[key].ToString()),
                 'o' => e => Dash(e.Context.Response.Headers[key].ToString()),
-                'e' => _ => Dash(Environment.GetEnvironmentVariable(key)),
+                'e' => e => Dash(EnvironValue(e.Context, key)),
                 _ => _ => "-",
             };
         }
@@ -140,12 +149,12 @@ internal sealed class AccessLog : IAsyncDisposable
             "t" => e => e.At.ToString("'['dd'/'MMM'/'yyyy':'HH':'mm':'ss' '", CultureInfo.InvariantCulture) + e.At.ToString("zzz", CultureInfo.InvariantCulture).Replace(":", "", StringComparison.Ordinal) + "]",
             "r" => e => $"{e.Context.Request.Method} {Target(e.Context)} {e.Context.Request.Protocol}",
             "m" => e => e.Context.Request.Method,
-            "U" => e => e.Context.Request.PathBase.Add(e.Context.Request.Path).ToString(),
+            "U" => e => e.Context.Request.Path.ToString(),
             "q" => e => e.Context.Request.QueryString.HasValue ? e.Context.Request.QueryString.Value![1..] : "",
             "H" => e => e.Context.Request.Protocol,
-            "s" => e => e.Context.Response.StatusCode.ToString(CultureInfo.InvariantCulture),
+            "s" => e => e.Status.ToString(CultureInfo.InvariantCulture),
             "B" => e => e.Bytes.ToString(CultureInfo.InvariantCulture),
-            "b" => e => e.Bytes > 0 ? e.Bytes.ToString(CultureInfo.InvariantCulture) : "-",
+            "b" => e => e.Bytes.ToString(CultureInfo.InvariantCulture),
             "f" => e => Dash(e.Context.Request.Headers.Referer.ToString()),
             "a" => e => Dash(e.Context.Request.Headers.UserAgent.ToString()),
             "T" => e => ((long)e.Elapsed.TotalSeconds).ToString(CultureInfo.InvariantCulture),
@@ -184,7 +193,32 @@ internal sealed class AccessLog : IAsyncDisposable
         }
     }
 
-    private readonly record struct Entry(HttpContext Context, DateTimeOffset At, TimeSpan Elapsed, long Bytes);
+    // gunicorn's %({key}e)s reads the WSGI environ (keys lowercased), not the process's environment: the CGI keys of the
+    // request, for a native request as for a Python one.
+    private static string? EnvironValue(HttpContext context, string key)
+    {
+        var request = context.Request;
+        return key.ToUpperInvariant() switch
+        {
+            "REQUEST_METHOD" => request.Method,
+            "SCRIPT_NAME" => request.PathBase.Value ?? "",
+            "PATH_INFO" => request.Path.Value ?? "",
+            "QUERY_STRING" => request.QueryString.HasValue ? request.QueryString.Value![1..] : "",
+            "RAW_URI" => Target(context),
+            "SERVER_PROTOCOL" => request.Protocol,
+            "SERVER_NAME" => request.Host.Host,
+            "SERVER_PORT" => (request.Host.Port ?? context.Connection.LocalPort).ToString(CultureInfo.InvariantCulture),
+            "REMOTE_ADDR" => context.Connection.RemoteIpAddress?.ToString(),
+            "REMOTE_PORT" => context.Connection.RemotePort.ToString(CultureInfo.InvariantCulture),
+            "CONTENT_TYPE" => request.ContentType,
+            "CONTENT_LENGTH" => request.ContentLength?.ToString(CultureInfo.InvariantCulture),
+            "WSGI.URL_SCHEME" => request.Scheme,
+            var name when name.StartsWith("HTTP_", StringComparison.Ordinal) => request.Headers[name[5..].Replace('_', '-')].ToString(),
+            _ => null,
+        };
+    }
+
+    private readonly record struct Entry(HttpContext Context, DateTimeOffset At, TimeSpan Elapsed, long Bytes, int Status);
 
     /// <summary>The response body as the app writes it, counted: gunicorn's %(B)s is the bytes sent, whatever the path.</summary>
     private sealed class CountingBody(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature

@@ -33,13 +33,20 @@ internal sealed record ServeArguments(
             // --flag=value, as gunicorn's and uvicorn's parsers take it too.
             var equals = arg.StartsWith("--", StringComparison.Ordinal) ? arg.IndexOf('=', StringComparison.Ordinal) : -1;
             var name = equals > 0 ? arg[..equals] : arg;
+            string? attached = null;
+            if (equals < 0 && arg[1] != '-' && arg.Length > 2 && ServeFlags.Find(arg[..2]) is { Value: not null })
+            {
+                // -w4, -b127.0.0.1:8000: a short flag's value may follow it at once, as getopt takes it.
+                (name, attached) = (arg[..2], arg[2..]);
+            }
+
             var flag = ServeFlags.Find(name) ?? throw new ArgumentException(ServeFlags.Unknown(name));
             string? value = null;
             if (flag.Value is not null)
             {
-                value = equals > 0 ? arg[(equals + 1)..]
+                value = attached ?? (equals > 0 ? arg[(equals + 1)..]
                     : i + 1 < args.Length ? args[++i]
-                    : throw new ArgumentException($"{name} needs a value ({flag.Value}).");
+                    : throw new ArgumentException($"{name} needs a value ({flag.Value})."));
             }
             else if (equals > 0)
             {

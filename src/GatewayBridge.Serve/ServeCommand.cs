@@ -68,7 +68,7 @@ internal static class ServeCommand
                 web = Build(AppLoader.Load(parsed.AssemblyPath!, parsed.MethodPath!), parsed);
             }
         }
-        catch (Exception ex) when (ex is AppLoadException or InvalidOperationException or DirectoryNotFoundException or ArgumentException)
+        catch (Exception ex) when (ex is AppLoadException or InvalidOperationException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             await error.WriteLineAsync($"error: {ex.Message}");
             return 2;
@@ -76,6 +76,9 @@ internal static class ServeCommand
 
         await using (web)
         {
+            // Taken from before the start: a SIGHUP that comes while the workers start must not end the server (its
+            // default), nor a SIGTTIN stop it; each does its work once the server serves.
+            using var signals = OperatingSystem.IsWindows() ? null : new WorkerSignals(parsed.Python.Workers > 0 && parsed.AppSpec is not null ? web.Services.GetRequiredService<IPythonWorkers>() : null, error);
             try
             {
                 await web.StartAsync(cancellationToken);
@@ -87,6 +90,12 @@ internal static class ServeCommand
                 return 2;
             }
 
+            if (!OperatingSystem.IsWindows())
+            {
+                signals?.Serving();
+            }
+
+            OpenUnixSockets(parsed.Addresses);
             foreach (var url in web.Urls)
             {
                 await output.WriteLineAsync($"Serving {parsed.AppSpec ?? parsed.MethodPath} on {url}");
@@ -94,7 +103,6 @@ internal static class ServeCommand
 
             // Ctrl+C and SIGTERM stop the host gracefully: in-flight requests finish within the shutdown timeout.
             // SIGHUP reloads the workers, SIGTTIN adds one and SIGTTOU removes one, as gunicorn's master does.
-            using var signals = parsed.Python.Workers > 0 && !OperatingSystem.IsWindows() ? new WorkerSignals(web.Services.GetRequiredService<IPythonWorkers>(), error) : null;
             await web.WaitForShutdownAsync(cancellationToken);
         }
 
@@ -322,12 +330,22 @@ internal static class ServeCommand
             return;
         }
 
+        try
+        {
+            // A file that opens is no socket (open(2) refuses one): it is somebody's file, never removed.
+            File.OpenHandle(path).Dispose();
+            throw new ArgumentException($"--bind unix:{path}: a file that is not a socket is there.");
+        }
+        catch (IOException)
+        {
+        }
+
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             probe.Connect(new UnixDomainSocketEndPoint(path));
         }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused && new FileInfo(path).Length == 0)
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
         {
             // Nobody listens: a socket file left behind.
             File.Delete(path);
@@ -341,42 +359,78 @@ internal static class ServeCommand
         throw new ArgumentException($"--bind unix:{path}: another server listens there.");
     }
 
+    // As gunicorn's (its --umask is 0 by default): anyone may connect to the socket, and its folder's permissions decide
+    // who reaches it (deploy/'s RuntimeDirectory, for one). The process's umask would leave out a proxy running as
+    // another user.
+    private static void OpenUnixSockets(IEnumerable<string> addresses)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        foreach (var address in addresses)
+        {
+            var prefix = address.IndexOf("://unix:", StringComparison.Ordinal);
+            if (prefix >= 0)
+            {
+                File.SetUnixFileMode(address[(prefix + "://unix:".Length)..], (UnixFileMode)0b111_111_111);
+            }
+        }
+    }
+
     private static string Version()
     {
         var version = typeof(ServeCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
         return $"gatewaybridge {version.Split('+')[0]} (.NET {Environment.Version}, {RuntimeInformation.OSDescription})";
     }
 
-    /// <summary>SIGHUP, SIGTTIN and SIGTTOU for the workers, as gunicorn's master takes them (workers need Linux).</summary>
+    /// <summary>
+    /// SIGHUP, SIGTTIN and SIGTTOU for the workers, as gunicorn's master takes them (workers need Linux). Without workers
+    /// (an app in this process) there is nothing to reload or add: the signal is reported and does nothing, rather than
+    /// end the server as its default would.
+    /// </summary>
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     private sealed class WorkerSignals : IDisposable
     {
         private readonly PosixSignalRegistration[] _registrations;
+        private readonly TaskCompletionSource _serving = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public WorkerSignals(IPythonWorkers workers, TextWriter error)
+        public WorkerSignals(IPythonWorkers? workers, TextWriter error)
         {
             _registrations =
             [
-                On(PosixSignal.SIGHUP, () => workers.ReloadAsync(), "reload failed, the running workers go on serving", error),
-                On(PosixSignal.SIGTTIN, () => workers.AddWorkerAsync(), "could not add a worker", error),
-                On(PosixSignal.SIGTTOU, () => Task.FromResult(workers.RemoveWorker()), "could not remove a worker", error),
+                On(PosixSignal.SIGHUP, workers is null ? null : () => workers.ReloadAsync(), "reload", error),
+                On(PosixSignal.SIGTTIN, workers is null ? null : () => workers.AddWorkerAsync(), "add a worker", error),
+                On(PosixSignal.SIGTTOU, workers is null ? null : () => Task.FromResult(workers.RemoveWorker()), "remove a worker", error),
             ];
         }
 
-        private static PosixSignalRegistration On(PosixSignal signal, Func<Task> act, string failure, TextWriter error) =>
+        /// <summary>A signal that came while the server started does its work now; later ones at once.</summary>
+        public void Serving() => _serving.TrySetResult();
+
+        private PosixSignalRegistration On(PosixSignal signal, Func<Task>? act, string what, TextWriter error) =>
             PosixSignalRegistration.Create(signal, context =>
             {
                 // The defaults would stop the process (SIGHUP) or the terminal's job (SIGTTIN, SIGTTOU).
                 context.Cancel = true;
+                if (act is null)
+                {
+                    error.WriteLine($"{signal}: could not {what}: the app runs in this process (-w N runs it in worker processes).");
+                    return;
+                }
+
                 _ = Task.Run(async () =>
                 {
                     try
                     {
+                        await _serving.Task;
                         await act();
                     }
-                    catch (Exception ex) when (ex is InvalidOperationException or WorkerStartException or ObjectDisposedException)
+                    catch (Exception ex)
                     {
-                        await error.WriteLineAsync($"{failure}: {ex.Message}");
+                        // Reported, never thrown: an exception here would be unobserved, and the workers serve on.
+                        await error.WriteLineAsync($"{signal}: could not {what}, the running workers go on serving: {ex.Message}");
                     }
                 });
             });

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace GatewayBridge.Serve;
@@ -210,10 +212,10 @@ internal static class ServeFlags
         {
             var scheme = CertFile is null ? "http" : "https";
             var addresses = new List<string>(Urls);
-            addresses.AddRange(Binds.Select(b => Bind(scheme, b)));
+            addresses.AddRange(Binds.SelectMany(b => Bind(scheme, b)));
             if (Host is not null || Port is not null)
             {
-                addresses.Add(Bind(scheme, $"{(Host is { } h && h.Contains(':', StringComparison.Ordinal) ? $"[{h}]" : Host ?? "127.0.0.1")}:{Port ?? 8000}", "--host/--port"));
+                addresses.AddRange(Bind(scheme, $"{(Host is { } h && h.Contains(':', StringComparison.Ordinal) ? $"[{h}]" : Host ?? "127.0.0.1")}:{Port ?? 8000}", "--host/--port"));
             }
 
             if (addresses.Count == 0)
@@ -224,29 +226,54 @@ internal static class ServeFlags
             return addresses;
         }
 
-        // gunicorn's forms: HOST:PORT, HOST (port 8000), [IPv6]:PORT, unix:PATH.
-        private static string Bind(string scheme, string bind, string flag = "--bind")
+        // gunicorn's forms: HOST:PORT, HOST (port 8000), :PORT (every interface), [IPv6]:PORT, tcp://HOST:PORT, unix:PATH.
+        // A host name listens where it resolves to, as gunicorn's does (Kestrel would take any name but localhost for
+        // every interface).
+        private static IEnumerable<string> Bind(string scheme, string bind, string flag = "--bind")
         {
             if (bind.StartsWith("unix:", StringComparison.Ordinal))
             {
                 // Its folder is checked when the server starts (ServeCommand), not here: a deployment file names
                 // folders of the machine it is for.
-                return $"{scheme}://unix:{Path.GetFullPath(bind["unix:".Length..])}";
+                // unix:PATH or unix://PATH, as gunicorn reads both.
+                var path = bind["unix:".Length..];
+                return [$"{scheme}://unix:{Path.GetFullPath(path.StartsWith("//", StringComparison.Ordinal) ? path[2..] : path)}"];
             }
 
-            if (bind.Contains("://", StringComparison.Ordinal))
+            var address = bind.StartsWith("tcp://", StringComparison.Ordinal) ? bind["tcp://".Length..] : bind;
+            if (address.Contains("://", StringComparison.Ordinal))
             {
                 throw new ArgumentException($"{flag} {bind}: give HOST:PORT, [::]:PORT or unix:PATH (a URL goes to --urls).");
             }
 
-            var colon = bind.LastIndexOf(':');
-            var (host, port) = colon > bind.LastIndexOf(']') ? (bind[..colon], bind[(colon + 1)..]) : (bind, "8000");
-            if (host.Length == 0 || !int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number > 65535)
+            var colon = address.LastIndexOf(':');
+            var (host, port) = colon > address.LastIndexOf(']') ? (address[..colon], address[(colon + 1)..]) : (address, "8000");
+            if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number > 65535)
             {
                 throw new ArgumentException($"{flag} {bind}: give HOST:PORT, [::]:PORT or unix:PATH.");
             }
 
-            return $"{scheme}://{host}:{number}";
+            if (host.Length == 0)
+            {
+                host = "0.0.0.0";
+            }
+
+            if (host.StartsWith('[') || host == "localhost" || IPAddress.TryParse(host, out _))
+            {
+                return [$"{scheme}://{host}:{number}"];
+            }
+
+            IPAddress[] resolved;
+            try
+            {
+                resolved = Dns.GetHostAddresses(host);
+            }
+            catch (SocketException ex)
+            {
+                throw new ArgumentException($"{flag} {bind}: {host} does not resolve ({ex.Message}).");
+            }
+
+            return resolved.Distinct().Select(ip => ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"{scheme}://[{ip}]:{number}" : $"{scheme}://{ip}:{number}");
         }
 
         public ServeArguments Build(string? assembly, string? method, string? appSpec, IReadOnlyList<string> addresses)

@@ -32,6 +32,20 @@ public partial class ServeCommandLineTests
         Assert.Equal(["https://127.0.0.1:8443"], ServeArguments.Parse(["serve", "app:app", "-b", "127.0.0.1:8443", "--certfile", "c.pem"]).Addresses);
     }
 
+    [Fact]
+    public void GunicornsOtherSpellings_AreTakenAsGunicornTakesThem()
+    {
+        var name = System.Net.Dns.GetHostName();
+        var parsed = ServeArguments.Parse(["serve", "app:app", "-w4", "-b:8000", "-b", "tcp://127.0.0.1:8001", "-b", "unix:///tmp/gb.sock", "-b", $"{name}:8002"]);
+
+        Assert.Equal(4, parsed.Python.Workers);
+
+        // ':PORT' is every interface; a host name (the machine's own) is where it resolves to, not every interface.
+        Assert.Equal(["http://0.0.0.0:8000", "http://127.0.0.1:8001", "http://unix:/tmp/gb.sock",
+            .. System.Net.Dns.GetHostAddresses(name).Distinct().Select(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"http://[{ip}]:8002" : $"http://{ip}:8002")], parsed.Addresses);
+        Assert.DoesNotContain($"http://{name}:8002", parsed.Addresses);
+    }
+
     [Theory]
     [InlineData("--wokers", "--workers")]
     [InlineData("--bnd", "--bind")]
@@ -52,6 +66,7 @@ public partial class ServeCommandLineTests
     [InlineData("--forwarded-allow-ips", "not-an-ip", "not an address or a network")]
     [InlineData("--paste", "/no/such/production.ini", "does not exist")]
     [InlineData("--root-path", "api/", "starts with '/'")]
+    [InlineData("--access-logfile", "/no/such/folder/access.log", "/no/such/folder/access.log")]
     public async Task ABadValue_StopsTheServerBeforeItStarts_NamingTheFlagAndWhy(string flag, string value, string expected)
     {
         var error = new StringWriter();
@@ -125,6 +140,30 @@ public partial class ServeCommandLineTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task BindUnix_MakesASocketAnyUserMayConnectTo_AsGunicornsDoes_AndNeverRemovesAFileThatIsNoSocket()
+    {
+        using var folder = new TempFolder();
+        var socket = Path.Combine(folder.Path, "gb.sock");
+        var output = new StringWriter();
+        using var stop = new CancellationTokenSource();
+        var run = ServeCommand.RunAsync(["serve", "wsgi_apps:hello", .. Python, "--interface", "wsgi", "-b", $"unix:{socket}"], TextWriter.Synchronized(output), TextWriter.Null, stop.Token);
+        await Eventually.HoldsAsync(() => output.ToString().Contains("Serving", StringComparison.Ordinal) || run.IsCompleted, "the server serving");
+
+        Assert.Equal((UnixFileMode)0b111_111_111, File.GetUnixFileMode(socket));
+        Assert.Equal((0, "Hello, /x!"), await CurlAsync("--unix-socket", socket, "http://localhost/x"));
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+
+        var plain = Path.Combine(folder.Path, "plain");
+        await File.WriteAllTextAsync(plain, "");
+        var error = new StringWriter();
+        Assert.Equal(2, await ServeCommand.RunAsync(["serve", "wsgi_apps:hello", .. Python, "--interface", "wsgi", "-b", $"unix:{plain}"], TextWriter.Null, error));
+        Assert.Contains("not a socket", error.ToString(), StringComparison.Ordinal);
+        Assert.True(File.Exists(plain));
+    }
+
+    [Fact]
     public async Task CertfileAndKeyfile_ServeHttps()
     {
         using var folder = new TempFolder();
@@ -194,15 +233,21 @@ public partial class ServeCommandLineTests
         try
         {
             const string Request = "GET /x%20y?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: probe/1.0\r\nReferer: http://ref.example/\r\nConnection: close\r\n\r\n";
+            const string Head = "HEAD /h HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
             await RawAsync(new Uri(web.Urls.Single()).Port, Request);
             await RawAsync(gunicorn.Port, Request);
+            await RawAsync(new Uri(web.Urls.Single()).Port, Head);
+            await RawAsync(gunicorn.Port, Head);
             await RawAsync(new Uri(web.Urls.Single()).Port, "GET /healthz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
 
-            var lines = await Eventually.ReturnsAsync(() => Task.FromResult(File.Exists(ours) ? File.ReadAllLines(ours) : []), l => l.Length == 2, "two access log lines");
-            var gunicornLine = await Eventually.ReturnsAsync(() => Task.FromResult(File.Exists(theirs) ? File.ReadAllLines(theirs) : []), l => l.Length == 1, "gunicorn's line");
+            var lines = await Eventually.ReturnsAsync(() => Task.FromResult(File.Exists(ours) ? File.ReadAllLines(ours) : []), l => l.Length == 3, "three access log lines");
+            var gunicornLines = await Eventually.ReturnsAsync(() => Task.FromResult(File.Exists(theirs) ? File.ReadAllLines(theirs) : []), l => l.Length == 2, "gunicorn's lines");
 
-            Assert.Equal(WithoutTime(gunicornLine[0]), WithoutTime(lines[0]));
-            Assert.Matches(@"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] ""GET /healthz HTTP/1\.1"" 200 \d+ ""-"" ""-""$", lines[1]);
+            Assert.Equal(WithoutTime(gunicornLines[0]), WithoutTime(lines[0]));
+            // gunicorn 20.1 writes a HEAD response's body to the socket, and counts it; Kestrel sends none: 0 bytes.
+            Assert.Equal(WithoutTime(gunicornLines[1]).Replace("\" 200 10 ", "\" 200 0 ", StringComparison.Ordinal), WithoutTime(lines[1]));
+            Assert.Contains("\" 200 10 ", gunicornLines[1], StringComparison.Ordinal);
+            Assert.Matches(@"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] ""GET /healthz HTTP/1\.1"" 200 \d+ ""-"" ""-""$", lines[2]);
         }
         finally
         {
@@ -217,13 +262,15 @@ public partial class ServeCommandLineTests
         using var folder = new TempFolder();
         var log = Path.Combine(folder.Path, "access.log");
         await using var web = ServeCommand.BuildPython("wsgi_apps:hello", ServeArguments.Parse(["serve", "wsgi_apps:hello", .. Python, "--interface", "wsgi",
-            "-b", "127.0.0.1:0", "--access-logfile", log, "--access-logformat", "%(m)s %(U)s %(q)s %(s)s %(B)s %({x-tag}i)s %({content-type}o)s %(D)s 100%%"]));
+            "-b", "127.0.0.1:0", "--root-path", "/api", "--access-logfile", log, "--access-logformat",
+            "%(m)s %(U)s %(q)s %(s)s %(B)s %({x-tag}i)s %({content-type}o)s %({script_name}e)s %({HTTP_X_TAG}e)s %({home}e)s %(D)s 100%%"]));
         await web.StartAsync();
 
         await RawAsync(new Uri(web.Urls.Single()).Port, "POST /p?a=b HTTP/1.1\r\nHost: h\r\nX-Tag: t1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 
+        // %(U)s is PATH_INFO, as gunicorn's; %({key}e)s reads the request's environ, never the server's environment.
         var line = (await Eventually.ReturnsAsync(() => Task.FromResult(File.Exists(log) ? File.ReadAllLines(log) : []), l => l.Length == 1, "the line"))[0];
-        Assert.Matches(@"^POST /p a=b 200 10 t1 text/plain \d+ 100%$", line);
+        Assert.Matches(@"^POST /p a=b 200 10 t1 text/plain /api t1 - \d+ 100%$", line);
         await web.StopAsync();
     }
 
@@ -285,7 +332,12 @@ public partial class ServeCommandLineTests
         finally
         {
             _ = Signal(tool.Id, 15);
-            await tool.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            await Task.WhenAny(tool.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
+            if (!tool.HasExited)
+            {
+                // Never left behind: the tool and the workers it started.
+                tool.Kill(entireProcessTree: true);
+            }
         }
     }
 
