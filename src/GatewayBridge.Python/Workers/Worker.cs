@@ -32,6 +32,7 @@ internal sealed class Worker
     private readonly string _scoreboard;
     private readonly Lock _connectionLock = new();
     private readonly WorkerTemplate? _template;
+    private ForkedProcess? _forked;
     private Process? _process;
     private FramedConnection? _connection;
     private int _served;
@@ -98,7 +99,11 @@ internal sealed class Worker
             else
             {
                 // Forked from the template of a preloaded app: the same secret, proof and connection as a started worker.
-                Pid = await _template.ForkAsync(secret, OnForkedExit, cancellationToken).ConfigureAwait(false);
+                var pid = await _template.ForkAsync(secret, OnForkedExit, cancellationToken).ConfigureAwait(false);
+
+                // Held by a pidfd before anything signals it: its template reaps it, and its pid may be taken again.
+                _forked = ForkedProcess.Open(pid, _template.Pid) ?? throw new WorkerStartException(pid, "ended as its template forked it", "");
+                Pid = pid;
             }
         }
         catch
@@ -299,7 +304,7 @@ internal sealed class Worker
     {
         try
         {
-            if (SendSignal(Pid, SigUsr1) != 0)
+            if (!Signal(SigUsr1))
             {
                 return "";
             }
@@ -331,10 +336,10 @@ internal sealed class Worker
             {
                 _process?.Kill();
             }
-            else if (Pid > 0 && !Exited.IsCompleted)
+            else if (!Exited.IsCompleted)
             {
-                // Not this host's child: by pid, until its template has reported its end.
-                _ = SendSignal(Pid, SigKill);
+                // Not this host's child: by its pidfd, until its template has reported its end.
+                _ = _forked?.Signal(SigKill);
             }
         }
         catch (InvalidOperationException)
@@ -400,6 +405,7 @@ internal sealed class Worker
 
         DeleteFile(_tracebackFile);
         DeleteFile(_scoreboard);
+        _forked?.Dispose();
         _events.Exited(this, new WorkerExit(status, was, reason, held));
     }
 
@@ -462,6 +468,9 @@ internal sealed class Worker
         : status > 128 && status < 160
         ? $"signal {status - 128}{(status - 128) switch { 9 => " (SIGKILL)", 15 => " (SIGTERM)", 11 => " (SIGSEGV)", 6 => " (SIGABRT)", _ => "" }}"
         : $"status {status}";
+
+    // A started worker is the host's child (its pid is the host's to reap), a forked one is held by its pidfd.
+    private bool Signal(int signal) => _forked?.Signal(signal) ?? SendSignal(Pid, signal) == 0;
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
