@@ -36,6 +36,34 @@ internal static class PythonTracing
         return span;
     }
 
+    /// <summary>
+    /// Ends a worker call's spans: the wait ends, and the app's time begins, when a thread of the worker took the request
+    /// (<paramref name="startedAt"/>, the worker's CLOCK_MONOTONIC nanoseconds, which are the host's too), or when it was
+    /// <paramref name="sent"/> if the worker never said. Both stop here, on the request's own flow: stopped where the
+    /// worker's frame is read, they would move that reader's current activity.
+    /// </summary>
+    public static void EndWorkerCall(Activity? queued, Activity? app, DateTime sent, long startedAt)
+    {
+        if (queued is not null)
+        {
+            var began = sent;
+            if (startedAt > 0)
+            {
+                var now = DateTime.UtcNow;
+                var ago = TimeSpan.FromTicks((MonotonicNanoseconds() - startedAt) / 100);
+                began = ago < TimeSpan.Zero ? now : now - ago < sent ? sent : now - ago;
+            }
+
+            queued.SetEndTime(began);
+            app?.SetStartTime(began);
+            queued.Stop();
+        }
+
+        app?.Stop();
+    }
+
+    private static long MonotonicNanoseconds() => (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
+
     /// <summary>Records the worker that took the call.</summary>
     public static void Worker(Activity? span, int pid) => span?.SetTag("python.worker.pid", pid);
 

@@ -56,6 +56,10 @@ internal static class FrameReader
     /// <summary>Failed, CloseFailed: the UTF-8 text.</summary>
     public static string ReadText(ReadOnlySpan<byte> payload) => Encoding.UTF8.GetString(payload);
 
+    /// <summary>Started: when a thread took the request, in CLOCK_MONOTONIC nanoseconds.</summary>
+    public static long ReadStarted(ReadOnlySpan<byte> payload) =>
+        payload.Length == 8 ? checked((long)BinaryPrimitives.ReadUInt64LittleEndian(payload)) : throw new InvalidDataException($"a Started frame of {payload.Length} bytes, not 8");
+
     /// <summary>Credit and Taken: the count.</summary>
     public static int ReadCount(ReadOnlySpan<byte> payload)
     {

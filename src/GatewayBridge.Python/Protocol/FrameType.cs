@@ -50,6 +50,9 @@ internal enum FrameType : byte
     /// <summary>A worker a template forked has ended: JSON with its pid and exit status (128 + the signal, as .NET's).</summary>
     Exited = 14,
 
+    /// <summary>A WSGI worker's thread took a traced request (Request flag Traced): u64, when, in CLOCK_MONOTONIC nanoseconds.</summary>
+    Started = 15,
+
     // Host to Python server.
 
     /// <summary>The answer to Hello: JSON with the host's proof and what to load and how.</summary>
@@ -135,6 +138,9 @@ internal static class FrameFlags
 
     /// <summary>AsgiHttp: the request has no body.</summary>
     public const byte Empty = 2;
+
+    /// <summary>Request: the host traces it, and asks for Started when a thread takes it.</summary>
+    public const byte Traced = 1;
 }
 
 /// <summary>The worker protocol's version and limits, the same on Python's side (tested).</summary>
@@ -156,7 +162,7 @@ internal static class WorkerProtocol
     public const int Fragment = 64 * 1024;
 
     /// <summary>Whether a frame of <paramref name="type"/> is one a Python server sends.</summary>
-    public static bool IsFromServer(FrameType type) => type is >= FrameType.Hello and <= FrameType.Exited or >= FrameType.AsgiStart and <= FrameType.WsClose;
+    public static bool IsFromServer(FrameType type) => type is >= FrameType.Hello and <= FrameType.Started or >= FrameType.AsgiStart and <= FrameType.WsClose;
 
     /// <summary>Whether a frame of <paramref name="type"/> is one the host sends.</summary>
     public static bool IsFromHost(FrameType type) => type is >= FrameType.Config and <= FrameType.Fork or >= FrameType.AsgiHttp and <= FrameType.WsDisconnect;

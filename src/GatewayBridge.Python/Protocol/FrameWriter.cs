@@ -34,6 +34,14 @@ internal static class FrameWriter
         return frame;
     }
 
+    /// <summary>Started: when a thread took the request, in CLOCK_MONOTONIC nanoseconds.</summary>
+    public static FrameBuilder Started(uint callId, long nanoseconds)
+    {
+        var frame = new FrameBuilder(FrameType.Started, 0, callId, 8);
+        frame.WriteUInt64(nanoseconds);
+        return frame;
+    }
+
     /// <summary>Hello: u16 version, u8 secret length, the secret (ASCII), the UTF-8 path of the module that sent it.</summary>
     public static FrameBuilder Hello(string secret, string module, int version = WorkerProtocol.Version)
     {
@@ -59,12 +67,13 @@ internal static class FrameWriter
     /// <summary>
     /// Request: u32 length and the environ (native strings, each char one latin-1 byte, <c>key\0value</c> pairs
     /// NUL-separated), then u8 body kind: 0 none, 1 the body (the rest of the payload, read here from
-    /// <paramref name="body"/> from its start), 2 the UTF-8 path of the file it spilled to (the rest).
+    /// <paramref name="body"/> from its start), 2 the UTF-8 path of the file it spilled to (the rest). Flag Traced: the
+    /// host asks for Started.
     /// </summary>
-    public static FrameBuilder Request(uint callId, string environ, Stream? body, string? spilledPath)
+    public static FrameBuilder Request(uint callId, string environ, Stream? body, string? spilledPath, bool traced = false)
     {
         var length = body is null ? 0 : checked((int)body.Length);
-        var frame = new FrameBuilder(FrameType.Request, 0, callId, 5 + environ.Length + length + (spilledPath?.Length ?? 0));
+        var frame = new FrameBuilder(FrameType.Request, traced ? FrameFlags.Traced : (byte)0, callId, 5 + environ.Length + length + (spilledPath?.Length ?? 0));
         frame.WriteUInt32(environ.Length);
         frame.WriteLatin1(environ);
         if (spilledPath is not null)

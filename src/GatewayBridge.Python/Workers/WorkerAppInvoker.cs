@@ -53,20 +53,19 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
                         // request, and the next one is asked): the app's traceparent names it.
                         app ??= PythonTracing.Start("python.app", request, _appSpec);
                         PythonTracing.Worker(app, worker.Pid);
-                        return Open(worker, environ, PythonTracing.Headers(app, request), ref spilled);
+                        return Open(worker, environ, PythonTracing.Headers(app, request), traced: app is not null, ref spilled);
                     },
                     aborted);
             }
             catch
             {
+                queued?.Stop();
                 app?.Stop();
                 throw;
             }
-            finally
-            {
-                queued?.Stop();
-            }
 
+            // Sent ahead to a busy worker, a request waits in its queue too: the worker says when a thread took it.
+            var sent = queued is null ? default : DateTime.UtcNow;
             try
             {
                 // :: Step 2: Send each part of the response as the worker produces it
@@ -79,7 +78,7 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
             {
                 // :: Step 3: If the response ended early, the worker closes the app's iterable at its next step
                 call.Stop();
-                app?.Stop();
+                PythonTracing.EndWorkerCall(queued, app, sent, call.StartedAt);
                 DeleteSpilled(spilled);
             }
 
@@ -91,7 +90,7 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
     // the frame when the bridge buffered it in memory, or the path of the temporary file it spilled to, which the worker
     // opens itself (a 50 MB upload never crosses the socket). A body in memory that would make the frame larger than a
     // message goes by a file of its own, deleted when the request ends.
-    private WsgiCall Open(Worker worker, EnvironDictionary environ, (string Parent, string? State)? trace, ref string? spilled)
+    private WsgiCall Open(Worker worker, EnvironDictionary environ, (string Parent, string? State)? trace, bool traced, ref string? spilled)
     {
         var connection = worker.Connection;
         var queue = worker.Requests!;
@@ -114,7 +113,7 @@ internal sealed class WorkerAppInvoker : IGatewayAppInvoker
             id => new WsgiCall(connection, id, environ.Context.Request.Path.Value!, call => _pool.TakeBack(worker, call)),
             call =>
             {
-                using var frame = FrameWriter.Request(call.Id, native, bodyFile is null ? input : null, bodyFile);
+                using var frame = FrameWriter.Request(call.Id, native, bodyFile is null ? input : null, bodyFile, traced);
                 if (!queue.TrySend(frame.Span))
                 {
                     throw new RequestQueueFullException();

@@ -40,6 +40,9 @@ internal sealed class WsgiCall : FramedCall
 
     public ChannelReader<WsgiResponsePart> Parts => _parts.Reader;
 
+    /// <summary>When a thread of the worker took the request, in CLOCK_MONOTONIC nanoseconds; 0 unless it was traced (Request flag Traced).</summary>
+    public long StartedAt { get; private set; }
+
     /// <summary>Body bytes the worker has sent that the client has not yet taken.</summary>
     public long Outstanding => Interlocked.Read(ref _outstanding);
 
@@ -94,6 +97,9 @@ internal sealed class WsgiCall : FramedCall
                 _ended = true;
                 Post(new(WsgiPartKind.Error, null, null, 0, null, new PythonAppException(errorType, message, traceback), null));
                 return true;
+            case FrameType.Started:
+                StartedAt = FrameReader.ReadStarted(payload);
+                return false;
             case FrameType.CloseFailed:
                 Post(new(WsgiPartKind.CloseFailed, null, null, 0, null, null, WsgiResponsePart.CloseFailed(FrameReader.ReadText(payload))));
                 return false;

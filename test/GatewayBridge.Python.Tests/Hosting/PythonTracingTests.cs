@@ -61,6 +61,30 @@ public sealed class PythonTracingTests : IDisposable
     }
 
     [Fact]
+    public async Task ARequestSentAheadToABusyWorker_WaitsInTheQueueSpan_UntilAThreadOfTheWorkerTakesIt()
+    {
+        await using var host = await StartAsync();
+        var file = TempPath("release");
+        var holding = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(file)}");
+        await Eventually.HoldsAsync(() => host.Supervisor().Workers.Single().OpenCalls == 1, "the worker's thread held");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/trace");
+        request.Headers.Add("traceparent", $"00-{_trace}-{ActivitySpanId.CreateRandom()}-01");
+        var traced = host.Client.SendAsync(request);
+        await Eventually.HoldsAsync(() => host.Supervisor().Workers.Single().OpenCalls == 2, "the traced request sent ahead to the busy worker");
+
+        var released = DateTime.UtcNow;
+        await File.WriteAllTextAsync(file, "");
+        using var response = await traced;
+        await holding;
+        File.Delete(file);
+
+        var app = await Eventually.ReturnsAsync(() => Task.FromResult(_stopped.FirstOrDefault(a => a.OperationName == "python.app")), a => a is not null, "the app span");
+        var queue = _stopped.Single(a => a.OperationName == "python.queue");
+        Assert.True(app!.StartTimeUtc >= released, $"the app span starts at {app.StartTimeUtc:O}, before the worker's thread was free at {released:O}");
+        Assert.Equal(queue.StartTimeUtc + queue.Duration, app.StartTimeUtc);
+    }
+
+    [Fact]
     public async Task ARequestTheHostDoesNotTrace_ReachesTheAppWithItsClientsHeaders()
     {
         await using var host = await StartAsync();

@@ -55,6 +55,7 @@ public class ProtocolRoundTripTests
         ["GOODBYE"] = (() => Frames.Bytes(FrameWriter.Frame(FrameType.Goodbye)), "{}"),
         ["TAKEN"] = (() => Frames.Bytes(FrameWriter.Count(FrameType.Taken, 12, 65536)), """{"count":65536}"""),
         ["DONE_APP"] = (() => Frames.Bytes(FrameWriter.Frame(FrameType.DoneApp, 13)), "{}"),
+        ["STARTED"] = (() => Frames.Bytes(FrameWriter.Started(13, 9_007_199_254_740_993)), """{"nanoseconds":9007199254740993}"""),
         ["FORKED"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Forked, """{"pid":4242,"secret":"s"}"""u8)), """{"json":{"pid":4242,"secret":"s"}}"""),
         ["EXITED"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Exited, """{"pid":4242,"status":137}"""u8)), """{"json":{"pid":4242,"status":137}}"""),
         ["FORK"] = (() => Frames.Bytes(FrameWriter.Json(FrameType.Fork, """{"secret":"s"}"""u8)), """{"json":{"secret":"s"}}"""),
@@ -64,6 +65,8 @@ public class ProtocolRoundTripTests
             """{"environ":"REQUEST_METHOD\u0000GET\u0000PATH_INFO\u0000/caf\u00c3\u00a9","body_kind":0,"body":null}"""),
         ["REQUEST inline"] = (() => Frames.Bytes(FrameWriter.Request(15, "REQUEST_METHOD\0POST", new MemoryStream([104, 105, 0, 255]), null)),
             """{"environ":"REQUEST_METHOD\u0000POST","body_kind":1,"body":"hi\u0000\u00ff"}"""),
+        ["REQUEST traced"] = (() => Frames.Bytes(FrameWriter.Request(16, "REQUEST_METHOD\0GET", null, null, traced: true)),
+            """{"environ":"REQUEST_METHOD\u0000GET","body_kind":0,"body":null}"""),
         ["REQUEST spilled"] = (() => Frames.Bytes(FrameWriter.Request(16, "REQUEST_METHOD\0PUT", null, "/tmp/ASPNETCORE_ü.tmp")),
             """{"environ":"REQUEST_METHOD\u0000PUT","body_kind":2,"body":"/tmp/ASPNETCORE_ü.tmp"}"""),
         ["CREDIT"] = (() => Frames.Bytes(FrameWriter.Count(FrameType.Credit, 17, 262144)), """{"count":262144}"""),
@@ -168,7 +171,7 @@ public class ProtocolRoundTripTests
 
         Assert.Throws<InvalidDataException>(() => FrameReader.ReadHeader(fromHost, fromServer: true));
         var unknown = Frames.Bytes(FrameWriter.Frame(FrameType.Retire));
-        unknown[4] = 15;
+        unknown[4] = 16;
         Assert.Throws<InvalidDataException>(() => FrameReader.ReadHeader(unknown, fromServer: true));
     }
 
@@ -202,6 +205,8 @@ public class ProtocolRoundTripTests
             case FrameType.Log:
                 var log = FrameReader.ReadLog(payload);
                 return new JsonObject { ["kind"] = (int)log.Kind, ["level"] = log.Level, ["name"] = log.Name, ["message"] = log.Message, ["detail"] = log.Detail };
+            case FrameType.Started:
+                return new JsonObject { ["nanoseconds"] = FrameReader.ReadStarted(payload) };
             case FrameType.Taken or FrameType.Credit:
                 return new JsonObject { ["count"] = FrameReader.ReadCount(payload) };
             case FrameType.Request:

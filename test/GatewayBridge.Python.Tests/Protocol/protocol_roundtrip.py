@@ -48,6 +48,9 @@ def roundtrip(kind, flags, payload):
         log_kind, level, name, message, detail = p.decode_log(payload)
         again = p.encode_log_line(message) if log_kind == p.LOG_LINE else p.encode_log_record(name, level, message, detail)
         return {"kind": log_kind, "level": level, "name": name, "message": message, "detail": detail}, again
+    if kind == p.STARTED:
+        nanoseconds = p.decode_started(payload)
+        return {"nanoseconds": nanoseconds}, p.encode_started(nanoseconds)
     if kind in (p.TAKEN, p.CREDIT):
         count = p.decode_u32(payload)
         return {"count": count}, p.encode_u32(count)

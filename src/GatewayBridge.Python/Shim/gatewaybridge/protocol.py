@@ -21,13 +21,13 @@ WINDOW = 256 * 1024  # response bytes a call may have on their way before the ho
 FRAGMENT = 64 * 1024  # the largest body piece in one frame
 
 # Python server to host.
-HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE, TAKEN, DONE_APP, FORKED, EXITED = range(1, 15)
+HELLO, READY, FAILED, RESPONSE, FILE, ERROR, CLOSE_FAILED, LOG, RETIRE, GOODBYE, TAKEN, DONE_APP, FORKED, EXITED, STARTED = range(1, 16)
 ASGI_START, ASGI_RESPONSE_BODY, WS_ACCEPT, WS_SEND, WS_CLOSE = range(40, 45)
 # Host to Python server.
 CONFIG, REQUEST, CREDIT, CANCEL, DONE, STOP, FORK = range(20, 27)
 ASGI_HTTP, ASGI_BODY, ASGI_DISCONNECT, WS_CONNECT, WS_MESSAGE, WS_DISCONNECT = range(30, 36)
 
-FROM_SERVER = frozenset(range(1, 15)) | frozenset(range(40, 45))
+FROM_SERVER = frozenset(range(1, 16)) | frozenset(range(40, 45))
 FROM_HOST = frozenset(range(20, 27)) | frozenset(range(30, 36))
 # The frames that start a call: their id is new, and every later frame of the call carries it.
 OPENING = frozenset((REQUEST, ASGI_HTTP, WS_CONNECT))
@@ -38,6 +38,8 @@ HEAD, LENGTH, END, WHOLE, DESCRIPTOR = 1, 2, 4, 8, 16
 # ASGI_BODY and ASGI_RESPONSE_BODY: more body follows; WS_MESSAGE and WS_SEND: a text message; ASGI_HTTP: no body.
 MORE = TEXT = 1
 EMPTY = 2
+# REQUEST: the host traces it, and asks for STARTED when a thread takes it.
+TRACED = 1
 
 # REQUEST's body kinds: none, the rest of the payload, the UTF-8 path of the file the host spilled it to.
 NO_BODY, INLINE_BODY, FILE_BODY = 0, 1, 2
@@ -128,14 +130,14 @@ def encode_request(environ, body_kind, body):
 
 
 def decode_request_message(message, size):
-    """A message of a worker's request queue: (call id, environ, body kind, body), the body a view into message (valid
+    """A message of a worker's request queue: (call id, flags, environ, body kind, body), the body a view into message (valid
     until the next message is read into it)."""
     if size < HEADER.size:
         raise ProtocolError(f"a request queue message of {size} bytes, shorter than a frame's header")
-    length, kind, _, call_id = HEADER.unpack_from(message)
+    length, kind, flags, call_id = HEADER.unpack_from(message)
     if kind != REQUEST or length != size - HEADER.size or call_id == 0:
         raise ProtocolError(f"a request queue message that is not one whole REQUEST (type {kind}, {length} bytes of payload in {size})")
-    return (call_id, *decode_request(message[HEADER.size:size]))
+    return (call_id, flags, *decode_request(message[HEADER.size:size]))
 
 
 def decode_request(payload):
@@ -225,6 +227,17 @@ def decode_error(payload):
 def encode_u32(value):
     """CREDIT (response bytes the host has sent on) and TAKEN (request bytes the app has read)."""
     return U32.pack(value)
+
+
+def encode_started(nanoseconds):
+    """STARTED: when a thread took the request, in CLOCK_MONOTONIC nanoseconds (the host's clock too)."""
+    return U64.pack(nanoseconds)
+
+
+def decode_started(payload):
+    if len(payload) != 8:
+        raise ProtocolError(f"a STARTED of {len(payload)} bytes, not 8")
+    return U64.unpack(payload)[0]
 
 
 def decode_u32(payload):

@@ -5,10 +5,12 @@ a request is taken (a thread free to run it) and how it waits for credit is each
 
 import os
 import threading
+import time
 
 from gatewaybridge import apps, protocol, wsgi
 from gatewaybridge.protocol import (CANCEL, CLOSE_FAILED, CREDIT, DESCRIPTOR, DONE, END, ERROR, FILE, FILE_BODY, FRAGMENT,
-                                    HEAD, INLINE_BODY, LENGTH, LOG, REQUEST, RESPONSE, STOP, U32, WHOLE, WINDOW)
+                                    HEAD, INLINE_BODY, LENGTH, LOG, REQUEST, RESPONSE, STARTED, STOP, TRACED, U32, WHOLE,
+                                    WINDOW)
 from gatewaybridge.workers import base
 
 
@@ -73,9 +75,9 @@ class WsgiWorker(base.Worker):
         return frame
 
     def decode(self, message, size):
-        """A message of the request queue as a frame: (REQUEST, 0, id, (environ, body kind, body))."""
-        call_id, environ, body_kind, body = protocol.decode_request_message(message, size)
-        return REQUEST, 0, call_id, (environ, body_kind, body)
+        """A message of the request queue as a frame: (REQUEST, flags, id, (environ, body kind, body))."""
+        call_id, flags, environ, body_kind, body = protocol.decode_request_message(message, size)
+        return REQUEST, flags, call_id, (environ, body_kind, body)
 
     def control(self, frame):
         """CREDIT, CANCEL or DONE for a request; one for a request that is over (a late one) or not taken here yet (the
@@ -106,7 +108,11 @@ class WsgiWorker(base.Worker):
 
     def serve_request(self, request, frame):
         """Runs one request to its end (or until the host cancels it), then sends what is queued."""
-        _, _, request_id, (environ, body_kind, body) = frame
+        _, flags, request_id, (environ, body_kind, body) = frame
+        if flags & TRACED:
+            # When it waited for a thread here ends, for the host's trace: the clock is the host's too, and the frame
+            # goes out with the response's first one.
+            self.connection.send(STARTED, 0, request_id, protocol.encode_started(time.monotonic_ns()))
         self.local.request = request
         inline = body if body_kind == INLINE_BODY else None
         try:
