@@ -41,6 +41,46 @@ public class PythonStatusTests
     }
 
     [Fact]
+    public async Task TheJson_CountsRequestsServed_InFlight_Queued_AndRestartsByReason()
+    {
+        var release = TempPath("release");
+        await using var host = await StartAsync(python: o => o.MaxRequests = 3, before: app => app.MapPythonStatus("/_status"));
+        var first = await host.GetPidAsync();
+        var held = host.Client.GetStringAsync($"/wait_for_file?path={Uri.EscapeDataString(release)}");
+        await Eventually.HoldsAsync(() => host.Supervisor().Workers.Single().OpenCalls == 1, "the worker's thread held");
+        var ahead = host.Client.GetStringAsync("/pid");
+        await Eventually.HoldsAsync(() => host.Supervisor().Workers.Single().OpenCalls == 2, "a request sent ahead");
+
+        using (var status = JsonDocument.Parse(await host.Client.GetStringAsync("/_status")))
+        {
+            var app = status.RootElement.GetProperty("apps")[0];
+            var worker = app.GetProperty("workers").EnumerateArray().Single();
+            Assert.Equal(first, worker.GetProperty("pid").GetInt32());
+            Assert.Equal(1, worker.GetProperty("requests").GetInt32());
+            Assert.Equal(2, worker.GetProperty("in_flight").GetInt32());
+            Assert.Equal(1, app.GetProperty("queued").GetInt32());
+            Assert.Empty(app.GetProperty("restarts").EnumerateObject());
+        }
+
+        await File.WriteAllTextAsync(release, "");
+        await held;
+        await ahead;
+        File.Delete(release);
+
+        // Its third request was its last: MaxRequests replaces it, and the restart is counted by its reason.
+        await Eventually.ReturnsAsync(
+            async () =>
+            {
+                using var status = JsonDocument.Parse(await host.Client.GetStringAsync("/_status"));
+                var app = status.RootElement.GetProperty("apps")[0];
+                return (Restarts: app.GetProperty("restarts").TryGetProperty("max_requests", out var count) ? count.GetInt32() : 0,
+                    Pids: app.GetProperty("workers").EnumerateArray().Where(w => w.GetProperty("state").GetString() == "serving").Select(w => w.GetProperty("pid").GetInt32()).ToList());
+            },
+            s => s.Restarts == 1 && s.Pids.Count == 1 && s.Pids[0] != first,
+            "the worker replaced after MaxRequests, counted as such");
+    }
+
+    [Fact]
     public async Task ABrowser_GetsAPlainHtmlTable()
     {
         await using var host = await StartAsync(before: app => app.MapPythonStatus("/_status"));
