@@ -402,9 +402,13 @@ internal static class ServeCommand
             [
                 On(PosixSignal.SIGHUP, workers is null ? null : () => workers.ReloadAsync(), "reload", error),
                 On(PosixSignal.SIGTTIN, workers is null ? null : () => workers.AddWorkerAsync(), "add a worker", error),
-                On(PosixSignal.SIGTTOU, workers is null ? null : () => Task.FromResult(workers.RemoveWorker()), "remove a worker", error),
+                On(PosixSignal.SIGTTOU, workers is null ? null : () => RemoveOne(workers), "remove a worker", error),
             ];
         }
+
+        // As gunicorn's TTOU, never below one worker; said, so that whoever sent it knows.
+        private static Task RemoveOne(IPythonWorkers workers) =>
+            workers.RemoveWorker() > 0 ? Task.CompletedTask : Task.FromException(new InvalidOperationException("one worker is the fewest"));
 
         /// <summary>A signal that came while the server started does its work now; later ones at once.</summary>
         public void Serving() => _serving.TrySetResult();

@@ -25,6 +25,9 @@ internal sealed class ForkedProcess : IDisposable
 
     public int Pid { get; }
 
+    /// <summary>Whether signals go through a pidfd (Linux 5.3 and later), not by pid.</summary>
+    public bool HoldsPidfd => _pidfd is not null;
+
     /// <summary>
     /// Holds <paramref name="pid"/> if it is <paramref name="parent"/>'s child now; null if it is gone (or is somebody
     /// else's: its pid taken again).

@@ -85,6 +85,21 @@ public sealed class PythonTracingTests : IDisposable
     }
 
     [Fact]
+    public void AStartTheWorkerReports_EarlierThanTheSending_IsTakenAsTheSending()
+    {
+        // The worker's clock is the host's, but a start it reports can never come before the request was sent.
+        using var queued = new Activity("python.queue").Start();
+        using var app = new Activity("python.app").Start();
+        var sent = DateTime.UtcNow;
+
+        PythonTracing.EndWorkerCall(queued, app, sent, startedAt: 1);
+
+        Assert.Equal(sent, queued.StartTimeUtc + queued.Duration);
+        Assert.Equal(sent, app.StartTimeUtc);
+        Assert.True(queued.IsStopped && app.IsStopped);
+    }
+
+    [Fact]
     public async Task ARequestTheHostDoesNotTrace_ReachesTheAppWithItsClientsHeaders()
     {
         await using var host = await StartAsync();

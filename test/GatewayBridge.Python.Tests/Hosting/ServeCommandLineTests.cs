@@ -36,20 +36,24 @@ public partial class ServeCommandLineTests
     public void GunicornsOtherSpellings_AreTakenAsGunicornTakesThem()
     {
         var name = System.Net.Dns.GetHostName();
-        var parsed = ServeArguments.Parse(["serve", "app:app", "-w4", "-b:8000", "-b", "tcp://127.0.0.1:8001", "-b", "unix:///tmp/gb.sock", "-b", $"{name}:8002"]);
+        var parsed = ServeArguments.Parse(["serve", "app:app", "-w4", "-b:8000", "-b", "tcp://127.0.0.1:8001", "-b", "unix:///tmp/gb.sock", "-b", "unix://gb.sock", "-b", $"{name}:8002"]);
 
         Assert.Equal(4, parsed.Python.Workers);
 
         // ':PORT' is every interface; a host name (the machine's own) is where it resolves to, not every interface.
-        Assert.Equal(["http://0.0.0.0:8000", "http://127.0.0.1:8001", "http://unix:/tmp/gb.sock",
+        Assert.Equal(["http://0.0.0.0:8000", "http://127.0.0.1:8001", "http://unix:/tmp/gb.sock", $"http://unix:{Path.GetFullPath("gb.sock")}",
             .. System.Net.Dns.GetHostAddresses(name).Distinct().Select(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"http://[{ip}]:8002" : $"http://{ip}:8002")], parsed.Addresses);
         Assert.DoesNotContain($"http://{name}:8002", parsed.Addresses);
+
+        // Only a flag that takes a value takes it attached: -vx is no -v.
+        Assert.StartsWith("Unknown option '-vx'", Assert.Throws<ArgumentException>(() => ServeArguments.Parse(["serve", "app:app", "-vx"])).Message, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("--wokers", "--workers")]
     [InlineData("--bnd", "--bind")]
     [InlineData("--preloa", "--preload")]
+    [InlineData("--oreload", "--preload")]
     [InlineData("--acces-logfile", "--access-logfile")]
     public void AnUnknownFlag_IsAnError_WhoseFirstLineNamesTheNearestKnownOne(string typo, string nearest)
     {
@@ -158,7 +162,8 @@ public partial class ServeCommandLineTests
         var plain = Path.Combine(folder.Path, "plain");
         await File.WriteAllTextAsync(plain, "");
         var error = new StringWriter();
-        Assert.Equal(2, await ServeCommand.RunAsync(["serve", "wsgi_apps:hello", .. Python, "--interface", "wsgi", "-b", $"unix:{plain}"], TextWriter.Null, error));
+        using var never = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, await ServeCommand.RunAsync(["serve", "wsgi_apps:hello", .. Python, "--interface", "wsgi", "-b", $"unix:{plain}"], TextWriter.Null, error, never.Token));
         Assert.Contains("not a socket", error.ToString(), StringComparison.Ordinal);
         Assert.True(File.Exists(plain));
     }
@@ -263,14 +268,14 @@ public partial class ServeCommandLineTests
         var log = Path.Combine(folder.Path, "access.log");
         await using var web = ServeCommand.BuildPython("wsgi_apps:hello", ServeArguments.Parse(["serve", "wsgi_apps:hello", .. Python, "--interface", "wsgi",
             "-b", "127.0.0.1:0", "--root-path", "/api", "--access-logfile", log, "--access-logformat",
-            "%(m)s %(U)s %(q)s %(s)s %(B)s %({x-tag}i)s %({content-type}o)s %({script_name}e)s %({HTTP_X_TAG}e)s %({home}e)s %(D)s 100%%"]));
+            "%(m)s %(U)s %(q)s %(s)s %(B)s %({x-tag}i)s %({content-type}o)s %({script_name}e)s %({HTTP_X_TAG}e)s %({query_string}e)s %({home}e)s %(D)s 100%%"]));
         await web.StartAsync();
 
         await RawAsync(new Uri(web.Urls.Single()).Port, "POST /p?a=b HTTP/1.1\r\nHost: h\r\nX-Tag: t1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 
         // %(U)s is PATH_INFO, as gunicorn's; %({key}e)s reads the request's environ, never the server's environment.
         var line = (await Eventually.ReturnsAsync(() => Task.FromResult(File.Exists(log) ? File.ReadAllLines(log) : []), l => l.Length == 1, "the line"))[0];
-        Assert.Matches(@"^POST /p a=b 200 10 t1 text/plain /api t1 - \d+ 100%$", line);
+        Assert.Matches(@"^POST /p a=b 200 10 t1 text/plain /api t1 a=b - \d+ 100%$", line);
         await web.StopAsync();
     }
 
@@ -319,6 +324,11 @@ public partial class ServeCommandLineTests
         using var tool = Process.Start(new ProcessStartInfo("dotnet", [serve, "serve", "worker_apps:router", .. Python, "--interface", "wsgi", "-w", "1",
             "-b", $"127.0.0.1:{port}", "--status-path", "/_status"])
         { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        tool.ErrorDataReceived += (_, e) => errors.Enqueue(e.Data ?? "");
+        tool.OutputDataReceived += (_, _) => { };
+        tool.BeginErrorReadLine();
+        tool.BeginOutputReadLine();
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(20) };
         try
         {
@@ -328,6 +338,14 @@ public partial class ServeCommandLineTests
             await Eventually.ReturnsAsync(() => ServingAsync(client), n => n == 2, "a second worker after SIGTTIN");
             Assert.Equal(0, Signal(tool.Id, 22));
             await Eventually.ReturnsAsync(() => ServingAsync(client), n => n == 1, "one worker again after SIGTTOU");
+
+            // SIGTTOU never takes the last worker, and says so; SIGHUP then replaces that one, and the tool serves on.
+            var before = await ServingPidsAsync(client);
+            Assert.Equal(0, Signal(tool.Id, 22));
+            await Eventually.HoldsAsync(() => errors.Any(l => l.Contains("SIGTTOU: could not remove a worker", StringComparison.Ordinal) && l.Contains("one worker is the fewest", StringComparison.Ordinal)), "the refusal");
+            Assert.Equal(0, Signal(tool.Id, 1));
+            await Eventually.ReturnsAsync(() => ServingPidsAsync(client), pids => pids.Count == 1 && !pids.Contains(before.Single()), "the worker replaced by SIGHUP");
+            Assert.False(tool.HasExited);
         }
         finally
         {
@@ -339,6 +357,13 @@ public partial class ServeCommandLineTests
                 tool.Kill(entireProcessTree: true);
             }
         }
+    }
+
+    private static async Task<List<int>> ServingPidsAsync(HttpClient client)
+    {
+        using var status = JsonDocument.Parse(await client.GetStringAsync("/_status"));
+        return [.. status.RootElement.GetProperty("apps")[0].GetProperty("workers").EnumerateArray()
+            .Where(w => w.GetProperty("state").GetString() == "serving").Select(w => w.GetProperty("pid").GetInt32())];
     }
 
     private static async Task<int> ServingAsync(HttpClient client)

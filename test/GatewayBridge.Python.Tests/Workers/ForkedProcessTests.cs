@@ -12,6 +12,7 @@ public class ForkedProcessTests
         using var held = ForkedProcess.Open(sleep.Id, Environment.ProcessId);
 
         Assert.NotNull(held);
+        Assert.True(held.HoldsPidfd);
         Assert.True(held.Signal(0));
         Assert.True(held.Signal(9));
         await sleep.WaitForExitAsync();

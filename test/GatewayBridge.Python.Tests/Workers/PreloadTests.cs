@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using GatewayBridge.Python.Tests.Asgi;
+using Microsoft.AspNetCore.Builder;
 using static GatewayBridge.Python.Tests.Workers.WorkerHost;
 
 namespace GatewayBridge.Python.Tests.Workers;
@@ -227,6 +228,18 @@ public class PreloadTests
 
         Assert.Equal(template, ProcessGroupOf(template));
         Assert.Equal(host.Pids().Single(), ProcessGroupOf(host.Pids().Single()));
+    }
+
+    [Fact]
+    public async Task TheStatusPage_ShowsAPreloadedApp_AndItsTemplate()
+    {
+        await using var host = await StartAsync(python: o => o.Preload = true, before: app => app.MapPythonStatus("/_status"));
+
+        using var status = System.Text.Json.JsonDocument.Parse(await host.Client.GetStringAsync("/_status"));
+
+        var app = status.RootElement.GetProperty("apps")[0];
+        Assert.Equal("workers, preloaded", app.GetProperty("mode").GetString());
+        Assert.Equal(host.Supervisor().Template!.Pid, app.GetProperty("template_pid").GetInt32());
     }
 
     // The fifth field of /proc/<pid>/stat, after the name in parentheses.

@@ -90,6 +90,22 @@ public class ReloadOnSaveTests
         Assert.NotEqual(pid, host.Pids().Single());
     }
 
+    [Fact]
+    public async Task AWriteUnderAVirtualEnvironment_RightAfterASave_DoesNotTakeTheSavesPlace()
+    {
+        // One callback per quiet moment, naming the last change: a .venv file written after the save must not count.
+        using var folder = new TempFolder();
+        var changed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var watcher = new SourceWatcher([folder.Path], [], path => { changed.TrySetResult(path); return Task.CompletedTask; },
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Directory.CreateDirectory(Path.Combine(folder.Path, ".venv", "lib"));
+
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "live_app.py"), App("v2"));
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, ".venv", "lib", "installed.py"), "X = 1\n");
+
+        Assert.Equal(Path.Combine(folder.Path, "live_app.py"), await changed.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     [Theory]
     [InlineData("live_app.py", false)]
     [InlineData("pkg/views.py", false)]
