@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using GatewayBridge.Python.Tests.Asgi;
+using GatewayBridge.Python.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using static GatewayBridge.Python.Tests.Workers.WorkerHost;
 
@@ -92,6 +93,46 @@ public class PreloadTests
         using var exited = await host.Client.GetAsync("/exit_now");
         await Eventually.HoldsAsync(() => host.Pids() is { Count: 1 } pids && !pids.Contains(worker), "the replacement");
         Assert.Equal(host.Supervisor().Template!.Pid, ParentOf(host.Pids().Single()));
+    }
+
+    [Fact]
+    public async Task ATemplateThatExitsBeforeItConnects_FailsAtOnce_AndTheNextOneServes()
+    {
+        // A .pth file of a virtual environment runs before any script: it ends the interpreter while the marker exists,
+        // a template that never connects, without waiting on a sleep.
+        var venv = ChildProcesses.CreateVirtualEnvironment(systemSitePackages: true);
+        try
+        {
+            var marker = Path.Combine(venv, "fail");
+            var sitePackages = Directory.GetDirectories(Path.Combine(venv, "lib"), "python3*").Single() + "/site-packages";
+            await File.WriteAllTextAsync(Path.Combine(sitePackages, "zz_fail.pth"), $"import os; os.path.exists({System.Text.Json.JsonSerializer.Serialize(marker)}) and os._exit(3)\n");
+            await using var host = await StartAsync(python: o =>
+            {
+                o.Preload = true;
+                o.Python = Path.Combine(venv, "bin", "python3");
+            });
+            var old = host.Supervisor().Template!.Pid;
+            var worker = await host.GetPidAsync();
+
+            await File.WriteAllTextAsync(marker, "");
+            using (var process = Process.GetProcessById(old))
+            {
+                process.Kill();
+            }
+
+            var failed = (await host.Logs.WaitForAsync(e => e.EventId.Name == "TemplateStartFailed"))[0];
+            Assert.Contains("exited with status 3 before it had imported the app", failed.Message, StringComparison.Ordinal);
+            File.Delete(marker);
+            await Eventually.HoldsAsync(() => host.Supervisor().Template is { } t && t.Pid != old && !t.Exited.IsCompleted, "a template that started");
+            Assert.Equal(worker, await host.GetPidAsync());
+            using var exited = await host.Client.GetAsync("/exit_now");
+            await Eventually.HoldsAsync(() => host.Pids() is { Count: 1 } pids && !pids.Contains(worker), "the replacement");
+            Assert.Equal(host.Supervisor().Template!.Pid, ParentOf(host.Pids().Single()));
+        }
+        finally
+        {
+            Directory.Delete(venv, recursive: true);
+        }
     }
 
     [Fact]
