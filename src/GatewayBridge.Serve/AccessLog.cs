@@ -193,29 +193,14 @@ internal sealed class AccessLog : IAsyncDisposable
         }
     }
 
-    // gunicorn's %({key}e)s reads the WSGI environ (keys lowercased), not the process's environment: the CGI keys of the
-    // request, for a native request as for a Python one.
+    // gunicorn's %({key}e)s reads the WSGI environ (keys lowercased), not the process's environment: the environ the
+    // bridge gives an app for this request, for a native request as for a Python one.
     private static string? EnvironValue(HttpContext context, string key)
     {
-        var request = context.Request;
-        return key.ToUpperInvariant() switch
-        {
-            "REQUEST_METHOD" => request.Method,
-            "SCRIPT_NAME" => request.PathBase.Value ?? "",
-            "PATH_INFO" => request.Path.Value ?? "",
-            "QUERY_STRING" => request.QueryString.HasValue ? request.QueryString.Value![1..] : "",
-            "RAW_URI" => Target(context),
-            "SERVER_PROTOCOL" => request.Protocol,
-            "SERVER_NAME" => request.Host.Host,
-            "SERVER_PORT" => (request.Host.Port ?? context.Connection.LocalPort).ToString(CultureInfo.InvariantCulture),
-            "REMOTE_ADDR" => context.Connection.RemoteIpAddress?.ToString(),
-            "REMOTE_PORT" => context.Connection.RemotePort.ToString(CultureInfo.InvariantCulture),
-            "CONTENT_TYPE" => request.ContentType,
-            "CONTENT_LENGTH" => request.ContentLength?.ToString(CultureInfo.InvariantCulture),
-            "WSGI.URL_SCHEME" => request.Scheme,
-            var name when name.StartsWith("HTTP_", StringComparison.Ordinal) => request.Headers[name[5..].Replace('_', '-')].ToString(),
-            _ => null,
-        };
+        var environ = new EnvironDictionary(context, context.Request.PathBase.Value ?? "", context.Request.Path.Value ?? "", Stream.Null);
+        return environ.TryGetValue(key.ToUpperInvariant(), out var value) || environ.TryGetValue(key.ToLowerInvariant(), out value)
+            ? value?.ToString()
+            : null;
     }
 
     private readonly record struct Entry(HttpContext Context, DateTimeOffset At, TimeSpan Elapsed, long Bytes, int Status);

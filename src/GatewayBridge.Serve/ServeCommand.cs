@@ -312,13 +312,11 @@ internal static class ServeCommand
     // gunicorn's, which removes it first.
     private static void PrepareUnixSocket(string address)
     {
-        var prefix = address.IndexOf("://unix:", StringComparison.Ordinal);
-        if (prefix < 0)
+        if (UnixSocketPath(address) is not { } path)
         {
             return;
         }
 
-        var path = address[(prefix + "://unix:".Length)..];
         var folder = Path.GetDirectoryName(path)!;
         if (!Directory.Exists(folder))
         {
@@ -369,15 +367,15 @@ internal static class ServeCommand
             return;
         }
 
-        foreach (var address in addresses)
+        foreach (var path in addresses.Select(UnixSocketPath).OfType<string>())
         {
-            var prefix = address.IndexOf("://unix:", StringComparison.Ordinal);
-            if (prefix >= 0)
-            {
-                File.SetUnixFileMode(address[(prefix + "://unix:".Length)..], (UnixFileMode)0b111_111_111);
-            }
+            File.SetUnixFileMode(path, (UnixFileMode)0b111_111_111);
         }
     }
+
+    // Kestrel's spelling of a unix socket: http://unix:/path.
+    private static string? UnixSocketPath(string address) =>
+        address.IndexOf("://unix:", StringComparison.Ordinal) is var prefix and >= 0 ? address[(prefix + "://unix:".Length)..] : null;
 
     private static string Version()
     {

@@ -42,7 +42,7 @@ internal sealed class ForkedProcess : IDisposable
         }
 
         // Checked once the pidfd holds it: from then on the pid cannot name another process.
-        if (ParentOf(pid) != parent)
+        if (Stat(pid)?.Parent != parent)
         {
             pidfd?.Dispose();
             return null;
@@ -80,17 +80,19 @@ internal sealed class ForkedProcess : IDisposable
 
     public void Dispose() => _pidfd?.Dispose();
 
-    private static int ParentOf(int pid)
+    /// <summary>A process's state letter (Z: ended, not yet reaped) and parent, from /proc; null once it is gone.</summary>
+    public static (char State, int Parent)? Stat(int pid)
     {
         try
         {
             // /proc/<pid>/stat: "pid (name) state ppid ...", the name in parentheses may hold spaces.
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 3);
+            return (fields[0][0], int.Parse(fields[1], CultureInfo.InvariantCulture));
         }
         catch (IOException)
         {
-            return -1;
+            return null;
         }
     }
 

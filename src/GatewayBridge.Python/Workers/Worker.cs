@@ -360,26 +360,13 @@ internal sealed class Worker
 
         _ = Task.Run(async () =>
         {
-            while (IsRunning(Pid))
+            while (ForkedProcess.Stat(Pid) is { State: not 'Z' })
             {
                 await Task.Delay(100).ConfigureAwait(false);
             }
 
             OnExit(-1);
         });
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z') is false;
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 
     private void OnExit(int status)
